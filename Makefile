@@ -1,0 +1,67 @@
+# AlacrityVM: one `make` builds everything, `make check` tests everything.
+#
+#   make              install missing build dependencies, build into build/
+#   make check        every test: ABI, unit, lint, kernel modules, system (QEMU)
+#   make bench-ring   ring microbenchmark: vbus ring vs a split virtqueue
+#   make lint         clang-format and clang-tidy on the userspace
+#   make clean        remove build/ and dist/
+#
+# Variables: BUILD (build dir), KDIR (kernel build tree; default: headers of
+# Debian's current amd64 kernel), JOBS, PYTEST_ARGS, CTEST_ARGS.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := all
+
+TOP := $(abspath .)
+BUILD ?= $(TOP)/build
+DIST ?= $(TOP)/dist
+JOBS ?= $(shell nproc)
+US_BUILD := $(BUILD)/userspace
+KVER = $(shell $(TOP)/scripts/kernel-version.sh)
+KDIR ?= /lib/modules/$(KVER)/build
+PYTHON := /usr/bin/python3
+
+export AVM_TOP := $(TOP)
+export AVM_BUILD := $(BUILD)
+
+.PHONY: all deps userspace modules check check-unit check-modules \
+	check-system lint bench-ring bench clean
+
+all: deps userspace modules
+
+deps:
+	@$(TOP)/scripts/install-deps.sh
+
+$(US_BUILD)/CMakeCache.txt: CMakeLists.txt
+	cmake -S $(TOP) -B $(US_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+userspace: deps $(US_BUILD)/CMakeCache.txt
+	cmake --build $(US_BUILD) -j $(JOBS)
+
+modules: deps
+	@if [ -f modules/guest/Kbuild ]; then \
+		$(MAKE) -C modules KDIR=$(KDIR) BUILD=$(BUILD); \
+	fi
+
+check: all lint check-unit check-modules check-system
+
+check-unit: userspace
+	ctest --test-dir $(US_BUILD) --output-on-failure $(CTEST_ARGS)
+
+check-modules: modules
+	@if [ -f modules/guest/Kbuild ]; then \
+		$(MAKE) -C modules KDIR=$(KDIR) BUILD=$(BUILD) check; \
+	fi
+
+check-system: userspace modules
+	$(PYTHON) -m pytest -v -p no:cacheprovider tests/system $(PYTEST_ARGS)
+
+lint: userspace
+	$(TOP)/scripts/lint.sh $(US_BUILD)
+
+bench-ring: userspace
+	$(US_BUILD)/tests/bench/avm-bench-ring
+
+clean:
+	rm -rf $(BUILD) $(DIST)

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * AlacrityVM vbus: guest endpoint of a queue (submit and used rings) and
+ * of the shm-signal protocol.  Built into vbus_pci.ko and exported to the
+ * class drivers.
+ *
+ * The barriers follow the table in docs/abi.md: entries are published with
+ * a release store of their seq and consumed with an acquire load of it; the
+ * shm-signal's store-then-load steps (A, B, C and D) need full barriers.
+ * The host side is C++ (std::atomic_ref): release/acquire on seq, and
+ * std::atomic_thread_fence(seq_cst) for A..D.
+ */
+#include <linux/atomic.h>
+#include <linux/export.h>
+#include <linux/string.h>
+
+#include "vbus_bus.h"
+
+/**
+ * vbus_ring_init() - set up the guest endpoint of a device queue
+ * @ring: endpoint to fill
+ * @vdev: the device
+ * @queue: queue index
+ *
+ * Points @ring at the queue described by the device's validated queue
+ * descriptor, zeroes the guest-written submit ring and the guest's own
+ * receive signal.  Call it before VBUS_CALL_DEV_OPEN, while the host does
+ * not serve the device.
+ *
+ * Context: process context, the device's driver (probe).
+ * Return: 0, or -EINVAL when @queue does not exist.
+ */
+int vbus_ring_init(struct vbus_ring *ring, struct vbus_device *vdev,
+		   u32 queue)
+{
+	const struct vbus_queue_desc *qd = vbus_dev_queue_desc(vdev, queue);
+	u8 *area = vdev->area;
+
+	if (!qd)
+		return -EINVAL;
+	ring->num = le32_to_cpu(qd->num_entries);
+	ring->mask = ring->num - 1;
+	ring->buf_size = le32_to_cpu(qd->buf_size);
+	ring->submit = (void *)(area + le32_to_cpu(qd->submit_offset));
+	ring->used = (void *)(area + le32_to_cpu(qd->used_offset));
+	ring->to_host = (void *)(area + le32_to_cpu(qd->to_host_offset));
+	ring->to_guest = (void *)(area + le32_to_cpu(qd->to_guest_offset));
+	ring->pool = area + le32_to_cpu(qd->pool_offset);
+	ring->head = 0;
+	ring->tail = 0;
+
+	memset(ring->submit, 0, sizeof(*ring->submit) * ring->num);
+	WRITE_ONCE(ring->to_guest->enabled, 0);
+	WRITE_ONCE(ring->to_guest->pending, 0);
+	WRITE_ONCE(ring->to_guest->dirty, 0);
+	/* Order the resets before the DEV_OPEN call that follows; pairs with
+	 * the host's acquire of the call slot's req_seq.  The call's own
+	 * release store already orders them; this makes it explicit for the
+	 * caller that does not use the call channel next.
+	 */
+	smp_wmb();
+	return 0;
+}
+EXPORT_SYMBOL_GPL(vbus_ring_init);
+
+/**
+ * vbus_ring_is_clean() - check the host reset the used ring
+ * @ring: the ring, after VBUS_CALL_DEV_OPEN
+ *
+ * The guest starts counting entries at 0 after an open, so every used
+ * entry must read seq 0 (never written); anything else means the host kept
+ * stale state and the ring cannot be used safely.
+ *
+ * Return: true when every used entry has seq 0.
+ */
+bool vbus_ring_is_clean(const struct vbus_ring *ring)
+{
+	u32 i;
+
+	for (i = 0; i < ring->num; i++)
+		if (READ_ONCE(ring->used[i].seq))
+			return false;
+	return true;
+}
+EXPORT_SYMBOL_GPL(vbus_ring_is_clean);
+
+/**
+ * vbus_ring_publish() - hand the next submit entry to the host
+ * @ring: the ring
+ * @flags: VBUS_DESC_F_*
+ * @offset: buffer offset inside the pool
+ * @len: bytes the host may read (tx) or write (rx)
+ *
+ * The caller has checked vbus_ring_free_slots() and that [@offset,
+ * @offset + @len) lies in the buffer of slot @ring->head & @ring->mask.
+ * The host only learns about the entry through its shm-signal, so call
+ * vbus_shm_signal_notify() on @ring->to_host after a batch.
+ *
+ * Context: the ring's single submitter (caller serializes).
+ */
+void vbus_ring_publish(struct vbus_ring *ring, u16 flags, u32 offset,
+		       u32 len)
+{
+	u32 e = ring->head;
+	struct vbus_ring_desc *d = &ring->submit[e & ring->mask];
+
+	WRITE_ONCE(d->flags, cpu_to_le16(flags));
+	WRITE_ONCE(d->reserved, 0);
+	WRITE_ONCE(d->offset, cpu_to_le32(offset));
+	WRITE_ONCE(d->len, cpu_to_le32(len));
+	/* Publish the body before seq; pairs with the host's acquire load of
+	 * seq (memory_order_acquire) before it copies the body.
+	 */
+	smp_store_release(&d->seq, cpu_to_le32(e + 1));
+	ring->head = e + 1;
+}
+EXPORT_SYMBOL_GPL(vbus_ring_publish);
+
+/**
+ * vbus_ring_peek_used() - copy a used entry without consuming it
+ * @ring: the ring
+ * @n: which entry, counted from @ring->tail (0 is the next one)
+ * @copy: private copy of the entry, valid when 1 is returned
+ *
+ * The host is not trusted: the entry is copied and checked (sequence,
+ * known flags, an entry the guest actually submitted).  The caller checks
+ * @copy->len against what it submitted, then advances @ring->tail.
+ *
+ * Context: the ring's single used-entry consumer (caller serializes).
+ * Return: 1 when @copy holds a new entry, 0 when the host has not written
+ * it yet, -EPROTO when the shared entry is corrupt.
+ */
+int vbus_ring_peek_used(const struct vbus_ring *ring, u32 n,
+			struct vbus_ring_used *copy)
+{
+	u32 e = ring->tail + n;
+	struct vbus_ring_used *u = &ring->used[e & ring->mask];
+	u32 seq;
+	u16 flags;
+
+	/* Read seq before the body; pairs with the host's release store of
+	 * seq (memory_order_release) after it wrote the body.
+	 */
+	seq = le32_to_cpu(smp_load_acquire(&u->seq));
+	if (seq != e + 1) {
+		/* never written in this lap: 0 (fresh ring) or last lap's */
+		if (seq == e + 1 - ring->num || (seq == 0 && e < ring->num))
+			return 0;
+		return -EPROTO;
+	}
+	if (n >= vbus_ring_in_flight(ring))
+		return -EPROTO;	/* an entry the guest never submitted */
+
+	flags = le16_to_cpu(READ_ONCE(u->flags));
+	if (flags & ~(VBUS_USED_F_NEXT | VBUS_USED_F_ERROR))
+		return -EPROTO;
+	copy->seq = cpu_to_le32(seq);
+	copy->flags = cpu_to_le16(flags);
+	copy->reserved = 0;
+	copy->len = READ_ONCE(u->len);
+	copy->reserved2 = 0;
+	return 1;
+}
+EXPORT_SYMBOL_GPL(vbus_ring_peek_used);
+
+/**
+ * vbus_shm_signal_notify() - sender side of a shm-signal
+ * @sig: the signal the peer receives (a queue's to_host signal)
+ *
+ * Marks new work and decides whether the receiver must be notified: only
+ * when it is armed and no notification is already pending.
+ *
+ * Context: any; the caller serializes senders of one signal.
+ * Return: true when the caller must ring the doorbell.
+ */
+bool vbus_shm_signal_notify(struct vbus_shm_signal *sig)
+{
+	WRITE_ONCE(sig->dirty, 1);
+	/* A: order the dirty store before the enabled load; pairs with the
+	 * receiver's B, C and D fences (seq_cst fences on the host).
+	 */
+	smp_mb();
+	if (!READ_ONCE(sig->enabled))
+		return false;
+	/* xchg is a full barrier; pairs with the receiver's store of
+	 * pending = 0 followed by C.
+	 */
+	return xchg(&sig->pending, 1) == 0;
+}
+EXPORT_SYMBOL_GPL(vbus_shm_signal_notify);
+
+/**
+ * vbus_shm_signal_begin() - receiver: start a pass over the work
+ * @sig: a signal the guest receives (to_guest, or the event queue's)
+ *
+ * Clears dirty before looking at the ring, so work published afterwards
+ * sets it again.
+ *
+ * Context: the signal's single receiver.
+ */
+void vbus_shm_signal_begin(struct vbus_shm_signal *sig)
+{
+	WRITE_ONCE(sig->dirty, 0);
+	/* B: order the dirty clear before the ring reads that follow; pairs
+	 * with the sender's A (a seq_cst fence on the host).
+	 */
+	smp_mb();
+}
+EXPORT_SYMBOL_GPL(vbus_shm_signal_begin);
+
+/**
+ * vbus_shm_signal_again() - receiver: finish a pass over the work
+ * @sig: a signal the guest receives
+ *
+ * Implements the tail of the receiver loop of docs/abi.md: if dirty is set
+ * there is more work; otherwise clear pending and re-check dirty once more,
+ * taking pending back if the sender raced with us.
+ *
+ * Context: the signal's single receiver.
+ * Return: true when the caller must run another pass (begin + process).
+ */
+bool vbus_shm_signal_again(struct vbus_shm_signal *sig)
+{
+	if (READ_ONCE(sig->dirty))
+		return true;
+	WRITE_ONCE(sig->pending, 0);
+	/* C: order the pending clear before the dirty load; pairs with the
+	 * sender's A (a seq_cst fence on the host).
+	 */
+	smp_mb();
+	if (!READ_ONCE(sig->dirty))
+		return false;
+	/* xchg is a full barrier; pairs with the sender's own xchg */
+	return xchg(&sig->pending, 1) == 0;
+}
+EXPORT_SYMBOL_GPL(vbus_shm_signal_again);
+
+/**
+ * vbus_shm_signal_disable() - receiver: stop notifications (polling)
+ * @sig: a signal the guest receives
+ *
+ * A plain store: a notification already decided may still arrive, which
+ * the receiver tolerates.
+ *
+ * Context: the signal's single receiver.
+ */
+void vbus_shm_signal_disable(struct vbus_shm_signal *sig)
+{
+	WRITE_ONCE(sig->enabled, 0);
+}
+EXPORT_SYMBOL_GPL(vbus_shm_signal_disable);
+
+/**
+ * vbus_shm_signal_enable() - receiver: re-arm after polling
+ * @sig: a signal the guest receives
+ *
+ * Clears pending (the receiver has handled every notification so far),
+ * arms the signal and makes the final re-check of docs/abi.md.
+ *
+ * Context: the signal's single receiver.
+ * Return: true when work arrived while the signal was disarmed: keep
+ * polling (the caller normally disarms again and reschedules).
+ */
+bool vbus_shm_signal_enable(struct vbus_shm_signal *sig)
+{
+	WRITE_ONCE(sig->pending, 0);
+	WRITE_ONCE(sig->enabled, 1);
+	/* D: order the enabled store before the dirty load; pairs with the
+	 * sender's A (a seq_cst fence on the host).
+	 */
+	smp_mb();
+	return READ_ONCE(sig->dirty) != 0;
+}
+EXPORT_SYMBOL_GPL(vbus_shm_signal_enable);

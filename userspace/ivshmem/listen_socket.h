@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-2.0
+// A listening UNIX stream socket bound to a path, created with a given mode,
+// that removes its own socket file (and only its own) when it goes away.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <string>
+
+#include "lib/error.h"
+#include "lib/unique_fd.h"
+
+namespace avm::ivshmem {
+
+class ListenSocket {
+ public:
+  ListenSocket() = default;
+  ~ListenSocket() { close(); }
+  ListenSocket(ListenSocket&& other) noexcept;
+  ListenSocket& operator=(ListenSocket&& other) noexcept;
+  ListenSocket(const ListenSocket&) = delete;
+  ListenSocket& operator=(const ListenSocket&) = delete;
+
+  // Binds and listens on @path (non-blocking, close-on-exec).  The socket
+  // file never has more permissions than @mode (it is fchmod'ed before
+  // bind and chmod'ed to exactly @mode after).  A stale socket file (one
+  // nobody listens on any more) is replaced; a live one is EADDRINUSE and
+  // anything that is not a socket is EEXIST: neither is touched.
+  static Result<ListenSocket> create(const std::string& path, mode_t mode, int backlog);
+
+  int fd() const { return fd_.get(); }
+  const std::string& path() const { return path_; }
+
+  // Closes the socket and unlinks its file if the file is still the one
+  // this object created (not a successor's).
+  void close();
+
+ private:
+  UniqueFd fd_;
+  std::string path_;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+};
+
+}  // namespace avm::ivshmem

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: GPL-2.0
+// avm::ivshmem::Server: the server side of QEMU's ivshmem-doorbell protocol
+// (see protocol.h), with the host itself as peer 0.
+//
+// The server owns peer 0's vector eventfds (doorbells from guests: QEMU
+// writes peer 0's eventfd `v` when a guest rings vector v of peer 0) and
+// every client's vector eventfds (interrupts to a guest: writing client C's
+// eventfd v raises MSI-X vector v in C's guest).
+//
+// Threading: single-threaded.  Every method runs on the thread that runs
+// the event loop; callbacks run inside handle_events()/stop().  The loop
+// polls fd() for readability and then calls handle_events(), which never
+// blocks.  Lifecycle: construct (no syscalls) -> start() -> stop() ->
+// start() ...  fd() and peer 0's vectors stay the same across restarts.
+//
+// Clients are untrusted: one that sends data, stops reading or vanishes
+// at any point is logged, counted and (if it is gone) removed; the others
+// are told it left.  Nothing a client does makes the server abort.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ivshmem/listen_socket.h"
+#include "ivshmem/out_queue.h"
+#include "ivshmem/protocol.h"
+#include "lib/error.h"
+#include "lib/eventfd.h"
+#include "lib/unique_fd.h"
+
+namespace avm::ivshmem {
+
+struct ServerConfig {
+  std::string socket_path;  // < 108 bytes
+  mode_t socket_mode = 0600;
+  int shm_fd = -1;       // the region's memfd; borrowed, must outlive the server
+  unsigned vectors = 1;  // per peer; must equal QEMU's `vectors=` (1..kMaxVectors)
+  unsigned max_clients = 64;
+  // Announcements a client may leave queued (beyond what its socket
+  // buffer holds) before it counts as not reading and is dropped.  Its own
+  // handshake may always be queued in full and does not count.  0:
+  // automatic (every other client joining and leaving twice).
+  size_t max_queued = 0;
+};
+
+enum class PeerEventKind { kJoined, kLeft };
+
+struct PeerEvent {
+  PeerEventKind kind;
+  PeerId id;
+};
+
+using PeerCallback = std::function<void(const PeerEvent&)>;
+
+struct ServerStats {
+  uint64_t accepted = 0;          // connections accepted
+  uint64_t joined = 0;            // clients that got their full handshake (sent or queued)
+  uint64_t left = 0;              // clients removed after joining
+  uint64_t refused = 0;           // connections refused (too many clients, no ids, no fds)
+  uint64_t handshake_failed = 0;  // clients that vanished while we sent their handshake
+  uint64_t dropped_slow = 0;      // clients dropped for not reading
+  uint64_t unexpected_input = 0;  // reads of data a client should never send
+  uint64_t delayed_messages = 0;  // messages that had to wait for socket space
+  uint64_t accept_errors = 0;     // accept() failures other than "nothing pending"
+};
+
+class Server {
+ public:
+  explicit Server(ServerConfig config);  // no syscalls
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Creates peer 0's vectors (first start only) and the listening socket.
+  // EBUSY if already started.
+  Status start();
+  // Disconnects every client (kLeft for each), removes the socket file.
+  // Peer 0's vectors and fd() stay valid.  A no-op when not started.
+  void stop();
+  bool running() const { return listener_.fd() >= 0; }
+
+  // Readable when handle_events() has work (an epoll fd); -1 before the
+  // first start().
+  int fd() const { return epoll_.get(); }
+  // Accepts, answers and reaps clients without blocking.  Returns the
+  // number of events handled (0: nothing was pending).
+  int handle_events();
+
+  // Called for every client that joins or leaves, inside handle_events()
+  // or stop().  A callback must not call start()/stop().
+  void set_peer_callback(PeerCallback callback) { callback_ = std::move(callback); }
+
+  // Peer @id's vector eventfds (peer 0: the host's), empty if there is no
+  // such peer.  A client's eventfds stay valid until its kLeft callback
+  // returns.
+  std::span<const EventFd> vectors(PeerId id) const;
+  std::span<const EventFd> host_vectors() const { return host_vectors_; }
+  // Ids of the connected clients, ascending.
+  std::vector<PeerId> clients() const;
+  // Raises vector @vector of client @id (an interrupt in its guest); false
+  // if there is no such client or vector.
+  bool notify(PeerId id, unsigned vector) const;
+
+  const ServerConfig& config() const { return config_; }
+  const ServerStats& stats() const { return stats_; }
+
+ private:
+  struct Client {
+    PeerId id = 0;
+    UniqueFd sock;
+    std::vector<EventFd> vectors;
+    OutQueue out;
+    bool want_out = false;      // EPOLLOUT is armed
+    bool warned_input = false;  // logged its unexpected input once
+    bool dead = false;
+    std::string why;  // why it is dead
+    explicit Client(size_t limit) : out(limit) {}
+  };
+
+  Status validate() const;
+  void accept_all();
+  void add_client(UniqueFd sock);
+  bool allocate_id(PeerId& id);
+  // Sends (or queues) one message to @c; marks it dead on failure.
+  // Handshake messages are not @bounded by the queue limit.
+  void send(Client& c, int64_t value, int fd, bool bounded = true);
+  void flush(Client& c);
+  void read_input(Client& c);
+  void update_interest(Client& c);
+  void mark_dead(Client& c, std::string why);
+  // Removes dead clients and tells the others, until none is dead.
+  void reap();
+  void set_listening(bool on);
+  void emit(PeerEventKind kind, PeerId id);
+
+  ServerConfig config_;
+  size_t queue_limit_ = 0;
+  UniqueFd epoll_;
+  ListenSocket listener_;
+  bool listening_ = false;  // the listener is in the epoll set
+  std::vector<EventFd> host_vectors_;
+  std::map<PeerId, std::unique_ptr<Client>> clients_;
+  PeerId next_id_ = 1;
+  PeerCallback callback_;
+  ServerStats stats_;
+};
+
+}  // namespace avm::ivshmem

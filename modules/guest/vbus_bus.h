@@ -154,8 +154,8 @@ struct vbus_ring {
 int vbus_ring_init(struct vbus_ring *ring, struct vbus_device *vdev,
 		   u32 queue);
 bool vbus_ring_is_clean(const struct vbus_ring *ring);
-void vbus_ring_publish(struct vbus_ring *ring, u16 flags, u32 offset,
-		       u32 len);
+void vbus_ring_set(struct vbus_ring *ring, u32 n, u16 flags, u32 len);
+void vbus_ring_commit(struct vbus_ring *ring, u32 count);
 int vbus_ring_peek_used(const struct vbus_ring *ring, u32 n,
 			struct vbus_ring_used *copy);
 bool vbus_shm_signal_notify(struct vbus_shm_signal *sig);
@@ -186,6 +186,20 @@ static inline u32 vbus_ring_free_slots(const struct vbus_ring *ring)
 static inline u32 vbus_ring_in_flight(const struct vbus_ring *ring)
 {
 	return ring->head - ring->tail;
+}
+
+/**
+ * vbus_ring_consume() - give back used entries the caller has handled
+ * @ring: the ring
+ * @count: entries, from @ring->tail, that vbus_ring_peek_used() returned
+ *
+ * Their submit slots (and pool buffers) are the guest's again.
+ *
+ * Context: the ring's single used-entry consumer.
+ */
+static inline void vbus_ring_consume(struct vbus_ring *ring, u32 count)
+{
+	ring->tail += count;
 }
 
 /**

@@ -49,16 +49,13 @@ int vbus_ring_init(struct vbus_ring *ring, struct vbus_device *vdev,
 	ring->head = 0;
 	ring->tail = 0;
 
+	/* The host reads these only after VBUS_CALL_DEV_OPEN, whose release
+	 * store of req_seq orders them.
+	 */
 	memset(ring->submit, 0, sizeof(*ring->submit) * ring->num);
 	WRITE_ONCE(ring->to_guest->enabled, 0);
 	WRITE_ONCE(ring->to_guest->pending, 0);
 	WRITE_ONCE(ring->to_guest->dirty, 0);
-	/* Order the resets before the DEV_OPEN call that follows; pairs with
-	 * the host's acquire of the call slot's req_seq.  The call's own
-	 * release store already orders them; this makes it explicit for the
-	 * caller that does not use the call channel next.
-	 */
-	smp_wmb();
 	return 0;
 }
 EXPORT_SYMBOL_GPL(vbus_ring_init);
@@ -85,36 +82,60 @@ bool vbus_ring_is_clean(const struct vbus_ring *ring)
 EXPORT_SYMBOL_GPL(vbus_ring_is_clean);
 
 /**
- * vbus_ring_publish() - hand the next submit entry to the host
+ * vbus_ring_set() - fill the body of a submit entry, not yet published
  * @ring: the ring
+ * @n: which entry, counted from @ring->head (0 is the next one)
  * @flags: VBUS_DESC_F_*
- * @offset: buffer offset inside the pool
- * @len: bytes the host may read (tx) or write (rx)
+ * @len: bytes the host may read (tx) or write (rx), from the start of the
+ *	entry's own pool buffer (the buffer of slot (@ring->head + @n) & mask)
  *
- * The caller has checked vbus_ring_free_slots() and that [@offset,
- * @offset + @len) lies in the buffer of slot @ring->head & @ring->mask.
- * The host only learns about the entry through its shm-signal, so call
- * vbus_shm_signal_notify() on @ring->to_host after a batch.
+ * The caller has checked @n < vbus_ring_free_slots() and @len <=
+ * @ring->buf_size.  Nothing is visible to the host until
+ * vbus_ring_commit().
  *
  * Context: the ring's single submitter (caller serializes).
  */
-void vbus_ring_publish(struct vbus_ring *ring, u16 flags, u32 offset,
-		       u32 len)
+void vbus_ring_set(struct vbus_ring *ring, u32 n, u16 flags, u32 len)
 {
-	u32 e = ring->head;
-	struct vbus_ring_desc *d = &ring->submit[e & ring->mask];
+	u32 slot = (ring->head + n) & ring->mask;
+	struct vbus_ring_desc *d = &ring->submit[slot];
 
 	WRITE_ONCE(d->flags, cpu_to_le16(flags));
 	WRITE_ONCE(d->reserved, 0);
-	WRITE_ONCE(d->offset, cpu_to_le32(offset));
+	WRITE_ONCE(d->offset, cpu_to_le32(slot * ring->buf_size));
 	WRITE_ONCE(d->len, cpu_to_le32(len));
-	/* Publish the body before seq; pairs with the host's acquire load of
-	 * seq (memory_order_acquire) before it copies the body.
-	 */
-	smp_store_release(&d->seq, cpu_to_le32(e + 1));
-	ring->head = e + 1;
 }
-EXPORT_SYMBOL_GPL(vbus_ring_publish);
+EXPORT_SYMBOL_GPL(vbus_ring_set);
+
+/**
+ * vbus_ring_commit() - publish entries filled with vbus_ring_set()
+ * @ring: the ring
+ * @count: entries to publish, from @ring->head
+ *
+ * The seq words are stored last to first, so the first entry of a chain
+ * becomes valid last: a host that sees it (acquire) also sees the rest of
+ * the chain.  The host only learns about the entries through its
+ * shm-signal: call vbus_shm_signal_notify() on @ring->to_host afterwards.
+ *
+ * Context: the ring's single submitter (caller serializes).
+ */
+void vbus_ring_commit(struct vbus_ring *ring, u32 count)
+{
+	u32 i;
+
+	for (i = count; i-- > 0;) {
+		u32 e = ring->head + i;
+
+		/* Publish the body (and, for i == 0, the whole chain) before
+		 * seq; pairs with the host's acquire load of seq before it
+		 * copies the entry.
+		 */
+		smp_store_release(&ring->submit[e & ring->mask].seq,
+				  cpu_to_le32(e + 1));
+	}
+	ring->head += count;
+}
+EXPORT_SYMBOL_GPL(vbus_ring_commit);
 
 /**
  * vbus_ring_peek_used() - copy a used entry without consuming it
@@ -124,7 +145,7 @@ EXPORT_SYMBOL_GPL(vbus_ring_publish);
  *
  * The host is not trusted: the entry is copied and checked (sequence,
  * known flags, an entry the guest actually submitted).  The caller checks
- * @copy->len against what it submitted, then advances @ring->tail.
+ * @copy->len against what it submitted, then calls vbus_ring_consume().
  *
  * Context: the ring's single used-entry consumer (caller serializes).
  * Return: 1 when @copy holds a new entry, 0 when the host has not written

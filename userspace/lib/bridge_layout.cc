@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "lib/bridge_layout.h"
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cstring>
+#include <string>
+
+namespace avm {
+
+static_assert(std::endian::native == std::endian::little,
+              "the vbus ABI is little-endian; this code stores native words");
+
+namespace {
+
+constexpr uint64_t kLine = VBUS_CACHELINE;
+constexpr uint64_t kPage = AreaAllocator::kPageSize;
+
+constexpr uint64_t align_up(uint64_t v, uint64_t a) {
+  return (v + a - 1) & ~(a - 1);
+}
+
+template <class T>
+void store_release(T& v, T x) {
+  std::atomic_ref<T>(v).store(x, std::memory_order_release);
+}
+
+// The fixed tables' offsets for a config.
+struct Tables {
+  uint64_t devtab;
+  uint64_t evq;
+  uint64_t call;
+  uint64_t end;
+};
+
+Tables tables_for(const BridgeConfig& c) {
+  Tables t{};
+  t.devtab = align_up(sizeof(vbus_bridge_header), kLine);
+  t.evq = align_up(t.devtab + uint64_t{c.devtab_slots} * sizeof(vbus_dev_desc), kLine);
+  t.call = align_up(t.evq + sizeof(vbus_evq_header) + uint64_t{c.evq_entries} * sizeof(vbus_event),
+                    kLine);
+  t.end = t.call + uint64_t{c.call_slots} * sizeof(vbus_call_slot);
+  return t;
+}
+
+}  // namespace
+
+Result<DeviceAreaLayout> layout_device_area(uint32_t config_size,
+                                            std::span<const QueueSpec> queues) {
+  if (config_size > BridgeLayout::kMaxConfigSize) {
+    return make_error(EINVAL, "device config of " + std::to_string(config_size) +
+                                  " bytes exceeds " + std::to_string(BridgeLayout::kMaxConfigSize));
+  }
+  if (queues.size() > BridgeLayout::kMaxQueues) {
+    return make_error(EINVAL, std::to_string(queues.size()) + " queues exceed " +
+                                  std::to_string(BridgeLayout::kMaxQueues));
+  }
+  DeviceAreaLayout l;
+  l.config_offset = 0;
+  l.config_size = config_size;
+  uint64_t off = align_up(config_size, kLine);
+  l.queues_offset = static_cast<uint32_t>(off);
+  off = align_up(off + queues.size() * sizeof(vbus_queue_desc), kLine);
+  for (const QueueSpec& q : queues) {
+    if (!std::has_single_bit(q.num_entries) || q.num_entries > QueueView::kMaxEntries) {
+      return make_error(EINVAL, "queue size " + std::to_string(q.num_entries) +
+                                    " is not a power of two in 1.." +
+                                    std::to_string(QueueView::kMaxEntries));
+    }
+    if (q.buf_size == 0 || q.buf_size > QueueView::kMaxBufSize) {
+      return make_error(EINVAL, "queue buffer size " + std::to_string(q.buf_size) +
+                                    " is not in 1.." + std::to_string(QueueView::kMaxBufSize));
+    }
+    vbus_queue_desc d{};
+    d.num_entries = q.num_entries;
+    d.buf_size = q.buf_size;
+    d.to_host_offset = static_cast<uint32_t>(off);
+    off += sizeof(vbus_shm_signal);
+    d.to_guest_offset = static_cast<uint32_t>(off);
+    off += sizeof(vbus_shm_signal);
+    d.submit_offset = static_cast<uint32_t>(off);
+    off = align_up(off + uint64_t{q.num_entries} * sizeof(vbus_ring_desc), kLine);
+    d.used_offset = static_cast<uint32_t>(off);
+    off = align_up(off + uint64_t{q.num_entries} * sizeof(vbus_ring_used), kLine);
+    const uint64_t pool = uint64_t{q.num_entries} * q.buf_size;
+    d.pool_offset = static_cast<uint32_t>(off);
+    d.pool_size = static_cast<uint32_t>(pool);
+    off = align_up(off + pool, kLine);
+    // Bounded: 64 queues x (2^12 x 2^20) could exceed 32 bits.
+    if (off > UINT32_MAX) {
+      return make_error(EINVAL, "device area would exceed 4 GiB");
+    }
+    l.queues.push_back(d);
+  }
+  l.size = align_up(std::max<uint64_t>(off, 1), kPage);
+  return l;
+}
+
+Result<BridgeLayout> BridgeLayout::create(std::span<uint8_t> region, const BridgeConfig& config) {
+  if (region.size() < Region::kMinSize || !std::has_single_bit(region.size())) {
+    return make_error(EINVAL, "bridge layout: region size " + std::to_string(region.size()) +
+                                  " is not a power of two >= " + std::to_string(Region::kMinSize));
+  }
+  if (reinterpret_cast<uintptr_t>(region.data()) % kPage != 0) {
+    return make_error(EINVAL, "bridge layout: region is not page aligned");
+  }
+  if (config.devtab_slots == 0 || config.devtab_slots > 4096 || config.call_slots > 4096 ||
+      config.evq_entries == 0 || !std::has_single_bit(config.evq_entries) ||
+      config.evq_entries > 65536 || config.num_vectors == 0 || config.num_vectors > 65536) {
+    return make_error(EINVAL, "bridge layout: bad table sizes");
+  }
+  const Tables t = tables_for(config);
+  const uint64_t devices = align_up(t.end, kPage);
+  if (devices >= region.size()) {
+    return make_error(EINVAL, "bridge layout: fixed tables fill the whole region");
+  }
+  std::memset(region.data(), 0, devices);
+  BridgeLayout b(region, config, devices);
+
+  vbus_bridge_header& h = b.header();
+  h.magic = VBUS_MAGIC;
+  h.abi_major = VBUS_ABI_MAJOR;
+  h.abi_minor = VBUS_ABI_MINOR;
+  h.header_size = sizeof(vbus_bridge_header);
+  h.region_size = region.size();
+  h.host_features = config.host_features;
+  h.host_peer_id = config.host_peer_id;
+  h.num_vectors = config.num_vectors;
+  h.devtab_offset = static_cast<uint32_t>(t.devtab);
+  h.devtab_slots = config.devtab_slots;
+  h.evq_offset = static_cast<uint32_t>(t.evq);
+  h.evq_entries = config.evq_entries;
+  h.call_offset = static_cast<uint32_t>(t.call);
+  h.call_slots = config.call_slots;
+  h.host_epoch = config.host_epoch;
+  h.features = 0;
+  h.devtab_generation = 0;
+  // Everything above before the state (pairs with the guest's
+  // smp_load_acquire() of host_state).
+  store_release(h.host_state, uint32_t{VBUS_STATE_READY});
+  return b;
+}
+
+BridgeLayout::BridgeLayout(std::span<uint8_t> region, const BridgeConfig& config,
+                           uint64_t devices_offset)
+    : region_(region),
+      config_(config),
+      alloc_(devices_offset, region.size() - devices_offset),
+      slots_(config.devtab_slots) {}
+
+vbus_bridge_header& BridgeLayout::header() const {
+  return *reinterpret_cast<vbus_bridge_header*>(region_.data());  // NOLINT: laid out here
+}
+
+vbus_dev_desc& BridgeLayout::slot(uint32_t i) const {
+  AVM_CHECK(i < config_.devtab_slots);
+  const uint64_t off = header().devtab_offset + uint64_t{i} * sizeof(vbus_dev_desc);
+  return *reinterpret_cast<vbus_dev_desc*>(region_.data() + off);  // NOLINT: laid out here
+}
+
+void BridgeLayout::bump_generation() const {
+  // Release: the slot's contents before the new generation (pairs with the
+  // guest's smp_load_acquire() of devtab_generation).
+  uint32_t& g = header().devtab_generation;
+  store_release(g, g + 1);
+}
+
+Result<uint32_t> BridgeLayout::add_device(uint32_t type, uint32_t abi_version,
+                                          std::span<const uint8_t> config,
+                                          std::span<const QueueSpec> queues,
+                                          uint32_t doorbell_vector) {
+  if (type == VBUS_DEV_TYPE_NONE) {
+    return make_error(EINVAL, "add device: type 0 (NONE)");
+  }
+  if (doorbell_vector >= config_.num_vectors) {
+    return make_error(EINVAL, "add device: doorbell vector " + std::to_string(doorbell_vector) +
+                                  " >= num_vectors " + std::to_string(config_.num_vectors));
+  }
+  if (config.size() > kMaxConfigSize) {
+    return make_error(EINVAL, "add device: config too large");
+  }
+  auto free_slot = std::find_if(slots_.begin(), slots_.end(),
+                                [](const std::optional<DeviceInfo>& s) { return !s; });
+  if (free_slot == slots_.end()) {
+    return make_error(ENOSPC, "add device: all " + std::to_string(slots_.size()) +
+                                  " device table slots are in use");
+  }
+  auto layout = layout_device_area(static_cast<uint32_t>(config.size()), queues);
+  if (!layout) {
+    return make_error(layout.error().code, "add device: " + layout.error().message);
+  }
+  auto area = alloc_.allocate(layout->size, kPage);
+  if (!area) {
+    return make_error(area.error().code, "add device: " + area.error().message);
+  }
+  // Ids are never reused: skip 0 on wrap-around and any id still in use.
+  while (next_id_ == 0 || device(next_id_) != nullptr) {
+    next_id_++;
+  }
+  DeviceInfo info;
+  info.id = next_id_++;
+  info.type = type;
+  info.abi_version = abi_version;
+  info.slot = static_cast<uint32_t>(free_slot - slots_.begin());
+  info.state = VBUS_DEV_PRESENT;
+  info.doorbell_vector = doorbell_vector;
+  info.area_offset = *area;
+  info.layout = std::move(*layout);
+
+  // The area: zeroed (rings, signals, pools), config, queue table.
+  uint8_t* a = region_.data() + info.area_offset;
+  std::memset(a, 0, info.layout.size);
+  if (!config.empty()) {
+    std::memcpy(a + info.layout.config_offset, config.data(), config.size());
+  }
+  std::memcpy(a + info.layout.queues_offset, info.layout.queues.data(),
+              info.layout.queues.size() * sizeof(vbus_queue_desc));
+
+  vbus_dev_desc& d = slot(info.slot);
+  d.id = info.id;
+  d.type = type;
+  d.abi_version = abi_version;
+  d.area_offset = info.area_offset;
+  d.area_size = info.layout.size;
+  d.config_offset = info.layout.config_offset;
+  d.config_size = info.layout.config_size;
+  d.queues_offset = info.layout.queues_offset;
+  d.num_queues = static_cast<uint32_t>(info.layout.queues.size());
+  d.doorbell_vector = doorbell_vector;
+  std::fill(std::begin(d.reserved), std::end(d.reserved), 0U);
+  // State last: every field and the whole area before PRESENT (pairs with
+  // the guest's smp_load_acquire() of state).
+  store_release(d.state, uint32_t{VBUS_DEV_PRESENT});
+  bump_generation();
+  const uint32_t id = info.id;
+  *free_slot = std::move(info);
+  return id;
+}
+
+const DeviceInfo* BridgeLayout::device(uint32_t id) const {
+  for (const auto& s : slots_) {
+    if (s && s->id == id) {
+      return &*s;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<uint32_t> BridgeLayout::device_ids() const {
+  std::vector<uint32_t> ids;
+  for (const auto& s : slots_) {
+    if (s) {
+      ids.push_back(s->id);
+    }
+  }
+  return ids;
+}
+
+Status BridgeLayout::mark_removing(uint32_t id) {
+  const DeviceInfo* dev = device(id);
+  if (dev == nullptr) {
+    return make_error(ENOENT, "device " + std::to_string(id) + " does not exist");
+  }
+  slots_[dev->slot]->state = VBUS_DEV_REMOVING;
+  store_release(slot(dev->slot).state, uint32_t{VBUS_DEV_REMOVING});
+  bump_generation();
+  return {};
+}
+
+Status BridgeLayout::remove_device(uint32_t id) {
+  const DeviceInfo* dev = device(id);
+  if (dev == nullptr) {
+    return make_error(ENOENT, "device " + std::to_string(id) + " does not exist");
+  }
+  const uint32_t s = dev->slot;
+  auto freed = alloc_.free(dev->area_offset);
+  AVM_CHECK(freed.has_value());  // our own record: cannot be unknown
+  vbus_dev_desc& d = slot(s);
+  // EMPTY first (release), then the rest of the slot is cleared.
+  store_release(d.state, uint32_t{VBUS_DEV_EMPTY});
+  const uint32_t state = d.state;
+  std::memset(&d, 0, sizeof d);
+  d.state = state;
+  slots_[s].reset();
+  bump_generation();
+  return {};
+}
+
+Result<QueueView> BridgeLayout::queue_view(uint32_t id, uint32_t q) const {
+  const DeviceInfo* dev = device(id);
+  if (dev == nullptr) {
+    return make_error(ENOENT, "device " + std::to_string(id) + " does not exist");
+  }
+  if (q >= dev->layout.queues.size()) {
+    return make_error(EINVAL,
+                      "device " + std::to_string(id) + " has no queue " + std::to_string(q));
+  }
+  return QueueView::create(region_, dev->area_offset, dev->layout.size, dev->layout.queues[q]);
+}
+
+std::span<uint8_t> BridgeLayout::config(uint32_t id) const {
+  const DeviceInfo* dev = device(id);
+  if (dev == nullptr) {
+    return {};
+  }
+  return region_.subspan(dev->area_offset + dev->layout.config_offset, dev->layout.config_size);
+}
+
+// ---- guest side ------------------------------------------------------------
+
+namespace {
+
+struct Table {
+  const char* name;
+  uint64_t off;
+  uint64_t len;
+};
+
+}  // namespace
+
+Result<vbus_bridge_header> read_header(std::span<const uint8_t> region) {
+  if (region.size() < sizeof(vbus_bridge_header)) {
+    return make_error(EINVAL, "bridge header: region too small");
+  }
+  vbus_bridge_header h;
+  std::memcpy(&h, region.data(), sizeof h);
+  if (h.magic != VBUS_MAGIC) {
+    return make_error(ENODEV, "bridge header: bad magic (not a vbus region)");
+  }
+  if (h.abi_major != VBUS_ABI_MAJOR) {
+    return make_error(ENODEV, "bridge header: ABI major " + std::to_string(h.abi_major) +
+                                  ", expected " + std::to_string(VBUS_ABI_MAJOR));
+  }
+  if (h.header_size < sizeof(vbus_bridge_header)) {
+    return make_error(EINVAL, "bridge header: header_size too small");
+  }
+  if (h.region_size != region.size()) {
+    return make_error(EINVAL, "bridge header: region_size " + std::to_string(h.region_size) +
+                                  " != mapped size " + std::to_string(region.size()));
+  }
+  if (h.evq_entries == 0 || !std::has_single_bit(h.evq_entries)) {
+    return make_error(EINVAL, "bridge header: evq_entries is not a power of two");
+  }
+  if (h.devtab_slots == 0 || h.num_vectors == 0) {
+    return make_error(EINVAL, "bridge header: no device slots or no vectors");
+  }
+  // 32-bit offsets plus 32-bit counts times small sizes: no 64-bit overflow.
+  const Table tables[] = {
+      {"header", 0, h.header_size},
+      {"device table", h.devtab_offset, uint64_t{h.devtab_slots} * sizeof(vbus_dev_desc)},
+      {"event queue", h.evq_offset,
+       sizeof(vbus_evq_header) + uint64_t{h.evq_entries} * sizeof(vbus_event)},
+      {"call channel", h.call_offset, uint64_t{h.call_slots} * sizeof(vbus_call_slot)},
+  };
+  for (const Table& t : tables) {
+    if (t.off % kLine != 0 || t.off + t.len > region.size()) {
+      return make_error(
+          EINVAL, std::string("bridge header: ") + t.name + " is misaligned or outside the region");
+    }
+  }
+  for (size_t i = 0; i < std::size(tables); i++) {
+    for (size_t j = i + 1; j < std::size(tables); j++) {
+      const Table& a = tables[i];
+      const Table& b = tables[j];
+      if (a.len > 0 && b.len > 0 && a.off < b.off + b.len && b.off < a.off + a.len) {
+        return make_error(EINVAL, std::string("bridge header: ") + a.name + " overlaps " + b.name);
+      }
+    }
+  }
+  return h;
+}
+
+Result<vbus_dev_desc> read_device(std::span<const uint8_t> region, const vbus_bridge_header& hdr,
+                                  uint32_t slot) {
+  if (slot >= hdr.devtab_slots) {
+    return make_error(EINVAL, "device slot " + std::to_string(slot) + " out of range");
+  }
+  const uint64_t off = hdr.devtab_offset + uint64_t{slot} * sizeof(vbus_dev_desc);
+  AVM_CHECK(off + sizeof(vbus_dev_desc) <= region.size());  // hdr was validated
+  // NOLINTNEXTLINE: inside the validated device table, 64-byte aligned
+  auto* shared = reinterpret_cast<vbus_dev_desc*>(const_cast<uint8_t*>(region.data() + off));
+  vbus_dev_desc d{};
+  // State first (acquire), pairing with the host's release store of state.
+  d.state = std::atomic_ref<uint32_t>(shared->state).load(std::memory_order_acquire);
+  if (d.state == VBUS_DEV_EMPTY) {
+    return d;
+  }
+  const uint32_t state = d.state;
+  std::memcpy(&d, shared, sizeof d);
+  d.state = state;
+  if (d.state != VBUS_DEV_PRESENT && d.state != VBUS_DEV_REMOVING) {
+    return make_error(EINVAL, "device slot: unknown state " + std::to_string(d.state));
+  }
+  const uint64_t tables_end = std::max<uint64_t>(
+      {hdr.devtab_offset + uint64_t{hdr.devtab_slots} * sizeof(vbus_dev_desc),
+       hdr.evq_offset + sizeof(vbus_evq_header) + uint64_t{hdr.evq_entries} * sizeof(vbus_event),
+       hdr.call_offset + uint64_t{hdr.call_slots} * sizeof(vbus_call_slot)});
+  if (d.id == 0) {
+    return make_error(EINVAL, "device slot: id 0");
+  }
+  if (d.area_offset < tables_end || d.area_offset > region.size() ||
+      d.area_size > region.size() - d.area_offset || d.area_offset % kLine != 0) {
+    return make_error(EINVAL, "device slot: area outside the region or over the tables");
+  }
+  if (uint64_t{d.config_offset} + d.config_size > d.area_size ||
+      uint64_t{d.queues_offset} + uint64_t{d.num_queues} * sizeof(vbus_queue_desc) > d.area_size ||
+      d.queues_offset % alignof(vbus_queue_desc) != 0) {
+    return make_error(EINVAL, "device slot: config or queue table outside the area");
+  }
+  if (d.doorbell_vector >= hdr.num_vectors) {
+    return make_error(EINVAL, "device slot: doorbell vector out of range");
+  }
+  if (std::any_of(std::begin(d.reserved), std::end(d.reserved),
+                  [](uint32_t w) { return w != 0; })) {
+    return make_error(EINVAL, "device slot: reserved words not zero");
+  }
+  return d;
+}
+
+Result<QueueView> guest_queue_view(std::span<uint8_t> region, const vbus_dev_desc& dev,
+                                   uint32_t q) {
+  if (q >= dev.num_queues) {
+    return make_error(EINVAL, "device has no queue " + std::to_string(q));
+  }
+  const uint64_t off = dev.area_offset + dev.queues_offset + uint64_t{q} * sizeof(vbus_queue_desc);
+  if (off > region.size() || sizeof(vbus_queue_desc) > region.size() - off) {
+    return make_error(EINVAL, "queue desc outside the region");
+  }
+  vbus_queue_desc copy;
+  std::memcpy(&copy, region.data() + off, sizeof copy);
+  return QueueView::create(region, dev.area_offset, dev.area_size, copy);
+}
+
+}  // namespace avm

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: GPL-2.0
+// avm::BridgeLayout: the host lays out a fresh region (bridge header,
+// device table, event queue, call channel) and carves device areas out of
+// the rest; plus the guest-side readers (read_header, read_device,
+// guest_queue_view) a software guest uses, which copy and validate what
+// they read.
+//
+// Region layout (vbus.h, docs/abi.md): header at 0, then the device table,
+// the event queue (header + entries) and the call channel, each 64-byte
+// aligned; device areas start on the next page.  Each device area holds:
+//   0                 config (config_size bytes)
+//   queues_offset     num_queues x struct vbus_queue_desc
+//   per queue         to_host signal, to_guest signal, submit ring,
+//                     used ring, pool (each 64-byte aligned)
+//
+// The host keeps a private record of every device (DeviceInfo); it never
+// reads back anything from the region, which the guest can write.
+#pragma once
+
+#include <linux/vbus.h>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "lib/area_allocator.h"
+#include "lib/error.h"
+#include "lib/queue_view.h"
+#include "lib/region.h"
+
+namespace avm {
+
+struct BridgeConfig {
+  uint32_t devtab_slots = 32;
+  uint32_t evq_entries = 256;  // a power of two
+  uint32_t call_slots = 8;
+  uint32_t num_vectors = 8;  // doorbell vectors the host listens on
+  uint64_t host_features = VBUS_F_HOTPLUG;
+  uint32_t host_peer_id = 0;
+  uint32_t host_epoch = 1;
+};
+
+struct QueueSpec {
+  uint32_t num_entries;  // a power of two, <= QueueView::kMaxEntries
+  uint32_t buf_size;     // bytes per pool buffer
+};
+
+// Where things go inside one device area (offsets from the area start).
+struct DeviceAreaLayout {
+  uint64_t size = 0;  // bytes, a multiple of the page size
+  uint32_t config_offset = 0;
+  uint32_t config_size = 0;
+  uint32_t queues_offset = 0;
+  std::vector<vbus_queue_desc> queues;
+};
+
+// Computes a device area layout; EINVAL for bad specs (see QueueView).
+Result<DeviceAreaLayout> layout_device_area(uint32_t config_size,
+                                            std::span<const QueueSpec> queues);
+
+// The host's private record of a device.
+struct DeviceInfo {
+  uint32_t id = 0;
+  uint32_t type = 0;
+  uint32_t abi_version = 0;
+  uint32_t slot = 0;
+  uint32_t state = VBUS_DEV_EMPTY;
+  uint32_t doorbell_vector = 0;
+  uint64_t area_offset = 0;
+  DeviceAreaLayout layout;
+};
+
+class BridgeLayout {
+ public:
+  static constexpr uint32_t kMaxConfigSize = 4096;
+  static constexpr uint32_t kMaxQueues = 64;
+
+  // Lays out @region (the whole mapping; zeroes the fixed tables) and
+  // stores host_state = READY last.  The mapping must outlive the layout
+  // (a Region may be moved: its mapping stays put).
+  static Result<BridgeLayout> create(std::span<uint8_t> region, const BridgeConfig& config = {});
+
+  // Adds a device: allocates and zeroes its area, writes its config and
+  // queue descs, fills a free device-table slot with state = PRESENT
+  // written last (release) and bumps devtab_generation.  Returns the new,
+  // never reused, non-zero id.  ENOSPC: table full; ENOMEM: no room for
+  // the area; EINVAL: bad arguments.
+  Result<uint32_t> add_device(uint32_t type, uint32_t abi_version, std::span<const uint8_t> config,
+                              std::span<const QueueSpec> queues, uint32_t doorbell_vector);
+  // Stores state = REMOVING (the guest must close the device) and bumps
+  // devtab_generation.  ENOENT for an unknown id.
+  Status mark_removing(uint32_t id);
+  // Empties the slot (state = EMPTY), frees the area, bumps
+  // devtab_generation.  ENOENT for an unknown id.
+  Status remove_device(uint32_t id);
+
+  // The private record, or nullptr.
+  const DeviceInfo* device(uint32_t id) const;
+  std::vector<uint32_t> device_ids() const;
+  // The view of queue @q of device @id, from the private record.
+  Result<QueueView> queue_view(uint32_t id, uint32_t q) const;
+  // The config bytes of device @id in the region (host writes them; e.g. a
+  // link change), or an empty span for an unknown id.
+  std::span<uint8_t> config(uint32_t id) const;
+
+  vbus_bridge_header& header() const;
+  const BridgeConfig& config() const { return config_; }
+  uint64_t devices_offset() const { return alloc_.base(); }
+  const AreaAllocator& allocator() const { return alloc_; }
+  std::span<uint8_t> region() const { return region_; }
+
+ private:
+  BridgeLayout(std::span<uint8_t> region, const BridgeConfig& config, uint64_t devices_offset);
+  vbus_dev_desc& slot(uint32_t i) const;
+  void bump_generation() const;
+
+  std::span<uint8_t> region_;
+  BridgeConfig config_;
+  AreaAllocator alloc_;
+  std::vector<std::optional<DeviceInfo>> slots_;  // by device-table slot
+  uint32_t next_id_ = 1;
+};
+
+// Guest side: copies the header out of @region and checks magic, ABI
+// major, header_size, region_size (== region.size()), and that every table
+// lies inside the region, aligned, without overlapping (overflow-safe).
+Result<vbus_bridge_header> read_header(std::span<const uint8_t> region);
+// Guest side: device-table slot @slot, state read first (acquire) then
+// copied and checked against @hdr (a validated header): for a non-EMPTY
+// slot the area lies inside the region after the fixed tables, config and
+// queue table inside the area, the vector in range, reserved zero.
+Result<vbus_dev_desc> read_device(std::span<const uint8_t> region, const vbus_bridge_header& hdr,
+                                  uint32_t slot);
+// Guest side: copies queue desc @q of a validated device and makes a view.
+Result<QueueView> guest_queue_view(std::span<uint8_t> region, const vbus_dev_desc& dev, uint32_t q);
+
+}  // namespace avm

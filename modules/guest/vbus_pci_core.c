@@ -169,7 +169,7 @@ struct vbus_pci_bridge {
 	struct vbus_event *events;
 	struct vbus_call_slot *calls_shm;
 
-	spinlock_t lock;
+	spinlock_t lock;	/* interrupt-side state, see "Locking" */
 	int state;
 	bool removing;
 	u32 epoch;
@@ -179,7 +179,7 @@ struct vbus_pci_bridge {
 	struct vbus_pci_call *calls;
 	struct semaphore call_sem;
 
-	struct mutex link_lock;
+	struct mutex link_lock;	/* link restarts, device add/remove */
 	wait_queue_head_t link_wait;
 	struct workqueue_struct *wq;
 	struct work_struct link_work;
@@ -657,7 +657,8 @@ static const char *vbus_pci_check_slot(struct vbus_pci_bridge *b,
 			       (u64)nq * sizeof(struct vbus_queue_desc),
 			       area_size))
 		return "queue table";
-	if (vector >= b->num_vectors || vector > 0xffff)
+	/* QEMU 7.2 decodes only 8 vector bits of the doorbell */
+	if (vector >= b->num_vectors || vector > 0xff)
 		return "doorbell vector";
 	return NULL;
 }

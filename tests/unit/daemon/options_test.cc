@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "daemon/options.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace avm {
+namespace {
+
+// Runs parse_options on a command line; returns its exit status or -1.
+int parse(std::vector<std::string> args, DaemonOptions& out) {
+  args.insert(args.begin(), "alacrityvmd");
+  std::vector<char*> argv;
+  argv.reserve(args.size());
+  for (std::string& a : args) {
+    argv.push_back(a.data());
+  }
+  auto status = parse_options(static_cast<int>(argv.size()), argv.data(), out);
+  return status ? *status : -1;
+}
+
+TEST(Options, AllOptions) {
+  DaemonOptions o;
+  ASSERT_EQ(parse({"--socket", "/run/x.sock", "--region-size", "16M", "--vectors", "8",
+                   "--foreground", "--socket-mode", "0660", "--max-clients", "3"},
+                  o),
+            -1);
+  EXPECT_EQ(o.config.socket_path, "/run/x.sock");
+  EXPECT_EQ(o.config.region_size, 16U << 20);
+  EXPECT_EQ(o.config.vectors, 8U);
+  EXPECT_EQ(o.config.socket_mode, 0660U);
+  EXPECT_EQ(o.config.max_clients, 3U);
+  EXPECT_TRUE(o.foreground);
+}
+
+TEST(Options, Defaults) {
+  DaemonOptions o;
+  ASSERT_EQ(parse({"--socket", "/run/x.sock"}, o), -1);
+  EXPECT_EQ(o.config.region_size, 4U << 20);
+  EXPECT_EQ(o.config.vectors, 4U);
+  EXPECT_EQ(o.config.socket_mode, 0600U);
+  EXPECT_FALSE(o.foreground);
+}
+
+TEST(Options, VersionAndHelpExitZero) {
+  DaemonOptions o;
+  EXPECT_EQ(parse({"--version"}, o), 0);
+  EXPECT_EQ(parse({"--help"}, o), 0);
+}
+
+TEST(Options, UsageErrors) {
+  DaemonOptions o;
+  EXPECT_NE(parse({}, o), -1);  // --socket is required
+  EXPECT_EQ(parse({"--socket", "s", "--region-size", "lots"}, o), 2);
+  EXPECT_EQ(parse({"--socket", "s", "--socket-mode", "rw"}, o), 2);
+  EXPECT_EQ(parse({"--socket", "s", "--socket-mode", "0999"}, o), 2);
+  EXPECT_NE(parse({"--socket", "s", "--vectors", "0"}, o), -1);
+  EXPECT_NE(parse({"--socket", "s", "--vectors", "257"}, o), -1);
+  EXPECT_NE(parse({"--socket", "s", "--bogus"}, o), -1);
+}
+
+}  // namespace
+}  // namespace avm

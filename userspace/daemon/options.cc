@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "daemon/options.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+
+#include "daemon/size.h"
+
+namespace avm {
+
+std::optional<int> parse_options(int argc, char** argv, DaemonOptions& out) {
+  CLI::App app{"alacrityvmd: AlacrityVM host daemon (ivshmem server and vbus host)", "alacrityvmd"};
+  app.set_version_flag("--version", std::string("alacrityvmd ") + AVM_VERSION_STRING);
+  std::string region_size = "4M";
+  std::string mode = "0600";
+  app.add_option("--socket", out.config.socket_path,
+                 "UNIX socket QEMU connects to (-chardev socket,path=...)")
+      ->required();
+  app.add_option("--socket-mode", mode, "permissions of the socket, octal")->capture_default_str();
+  app.add_option("--region-size", region_size,
+                 "shared memory size, a power of two (e.g. 1M, 4M, 16M)")
+      ->capture_default_str();
+  app.add_option("--vectors", out.config.vectors,
+                 "interrupt/doorbell vectors per peer; must equal QEMU's vectors=")
+      ->capture_default_str()
+      ->check(CLI::Range(1U, 256U));
+  app.add_option("--max-clients", out.config.max_clients, "most QEMU processes at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1U, 65535U));
+  app.add_flag("--foreground", out.foreground, "do not detach once listening");
+  app.add_flag("-v,--verbose", out.verbose, "debug logging");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  auto size = parse_size(region_size);
+  if (!size) {
+    (void)std::fprintf(stderr, "alacrityvmd: --region-size: %s\n", size.error().message.c_str());
+    return 2;
+  }
+  out.config.region_size = *size;
+  size_t end = 0;
+  unsigned long m = 0;
+  try {
+    m = std::stoul(mode, &end, 8);
+  } catch (const std::exception&) {
+    end = 0;
+  }
+  if (end != mode.size() || m > 07777) {
+    (void)std::fprintf(stderr, "alacrityvmd: --socket-mode: not an octal mode: %s\n", mode.c_str());
+    return 2;
+  }
+  out.config.socket_mode = static_cast<mode_t>(m);
+  return std::nullopt;
+}
+
+}  // namespace avm

@@ -67,7 +67,7 @@ def test_guest_sees_the_bridge(start_daemon, boot_guest, size_arg, size):
 
 def test_guest_doorbell_reaches_the_daemon(start_daemon, boot_guest):
     """A guest write to the doorbell register (BAR0 + 12) wakes peer 0."""
-    daemon = start_daemon(region_size="4M", vectors=4)
+    daemon = start_daemon(region_size="4M", vectors=4, extra_args=["--verbose"])
     guest = boot_guest(qemu_args=ivshmem_args(daemon.socket, 4))
     daemon.wait_log(r"client \d+ joined")
     r = guest.run("ivshmem_probe --doorbell 0 3")

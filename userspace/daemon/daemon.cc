@@ -99,7 +99,7 @@ void Daemon::on_doorbell(unsigned vector) {
     return;
   }
   const uint64_t total = doorbells_[vector].fetch_add(n, std::memory_order_relaxed) + n;
-  spdlog::info("doorbell: vector {} (total {})", vector, total);
+  spdlog::debug("doorbell: vector {} (total {})", vector, total);
 }
 
 Status Daemon::run(int signal_fd) {

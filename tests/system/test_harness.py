@@ -14,6 +14,14 @@ def test_module_index_resolves_dependencies():
     assert "udp_tunnel" in order and "ip6_udp_tunnel" in order
 
 
+def test_module_index_orders_our_own_modules():
+    index = ModuleIndex(env.modules_dir())
+    index.add("avm_b", "extra/avm_b.ko", ["avm_a"])
+    index.add("avm_a", "extra/avm_a.ko", ["udp_tunnel"])
+    order = index.closure(["avm_b"])
+    assert order.index("udp_tunnel") < order.index("avm_a") < order.index("avm_b")
+
+
 def test_guest_with_modules_programs_and_files(make_initramfs, guest_tools, boot_guest):
     spec = InitramfsSpec(
         programs=list(guest_tools.values()),

@@ -83,6 +83,11 @@ class ModuleIndex:
         if builtin.exists():
             self.builtin = {_module_name(x) for x in builtin.read_text().split()}
 
+    def add(self, name: str, rel: str, deps: Sequence[str]) -> None:
+        """Adds a module of our own (rel: its path under the modules dir)."""
+        self.paths[_norm(name)] = rel
+        self.deps[_norm(name)] = [_norm(d) for d in deps]
+
     def closure(self, names: Sequence[str]) -> List[str]:
         """names and everything they depend on, dependencies first."""
         out: List[str] = []
@@ -187,24 +192,24 @@ def _populate(spec: InitramfsSpec, stage: _Stage, kver: str) -> None:
     load: List[str] = []
     if spec.modules or spec.extra_modules:
         index = ModuleIndex(Path("/lib/modules") / kver)
+        # Our own modules join the index under extra/, with the
+        # dependencies modinfo lists (in-tree ones or each other).
+        sources: Dict[str, Path] = {}
         extra_names = []
-        wanted = list(spec.modules)
         for ko in spec.extra_modules:
             ko = Path(ko)
-            wanted.extend(_ko_depends(ko))
-            extra_names.append(_module_name(ko.name))
-        names = index.closure(wanted)
+            name = _module_name(ko.name)
+            index.add(name, f"extra/{ko.name}", _ko_depends(ko))
+            sources[name] = ko
+            extra_names.append(name)
+        names = index.closure(list(spec.modules) + extra_names)
         dep_lines = []
         for name in names:
             rel = index.paths[name]
-            stage.copy(index.moddir / rel, f"/lib/modules/{kver}/{rel}")
-            dep_lines.append(f"{rel}: " + " ".join(
-                index.paths[d] for d in index.deps[name]))
-        for ko in spec.extra_modules:
-            ko = Path(ko)
-            rel = f"extra/{ko.name}"
-            stage.copy(ko, f"/lib/modules/{kver}/{rel}")
-            deps = [index.paths[d] for d in index.closure(_ko_depends(ko))
+            src = sources.get(name, index.moddir / rel)
+            stage.copy(src, f"/lib/modules/{kver}/{rel}")
+            # modules.dep lists every dependency, the ones to load last first
+            deps = [index.paths[d] for d in index.closure(index.deps[name])
                     if d in index.paths]
             dep_lines.append(f"{rel}: " + " ".join(reversed(deps)))
         stage.write(f"/lib/modules/{kver}/modules.dep", "\n".join(dep_lines) + "\n")

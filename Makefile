@@ -44,7 +44,7 @@ modules: deps
 		$(MAKE) -C modules KDIR=$(KDIR) BUILD=$(BUILD); \
 	fi
 
-check: all lint check-unit check-modules check-system
+check: all lint check-unit check-modules check-kernel-patches check-system
 
 check-unit: userspace
 	ctest --test-dir $(US_BUILD) --output-on-failure $(CTEST_ARGS)
@@ -53,6 +53,18 @@ check-modules: modules
 	@if [ -f modules/guest/Kbuild ]; then \
 		$(MAKE) -C modules KDIR=$(KDIR) BUILD=$(BUILD) check; \
 	fi
+
+# kernel-patches/: the drivers as a Linux 6.1 patch series (docs/kernel-patches.md)
+#   make kernel-patches         regenerate kernel-patches/6.1 from modules/
+#   make check-kernel-patches   series up to date, checkpatch, apply, build =m/=y
+#   make kernel-packages        patched guest kernel .deb + .rpm in dist/kernel
+.PHONY: kernel-patches check-kernel-patches kernel-packages
+kernel-patches:
+	$(TOP)/kernel-patches/generate.sh
+check-kernel-patches: deps
+	JOBS=$(JOBS) $(TOP)/kernel-patches/check.sh
+kernel-packages: deps
+	JOBS=$(JOBS) DIST=$(DIST) $(TOP)/kernel-patches/packages.sh
 
 check-system: userspace modules
 	$(PYTHON) -m pytest -v -p no:cacheprovider tests/system $(PYTEST_ARGS)

@@ -232,6 +232,7 @@ for o in $pci_objs; do
 done
 place_source guest/vbus_bus.h
 place "$SRC/drivers/vbus/Kconfig" drivers/vbus/Kconfig
+# shellcheck disable=SC2016 # $(CONFIG_...) is make syntax
 {
 	printf '# SPDX-License-Identifier: GPL-2.0\n\n'
 	printf 'obj-$(CONFIG_VBUS_PCI) += vbus_pci.o\n'
@@ -249,6 +250,7 @@ commit "$SRC/messages/2-vbus_pci.txt"
 # 3: vbus_enet
 place_source guest/vbus_enet.c
 insert drivers/net/Kconfig "config NLMON" "$SRC/drivers/net/Kconfig.vbus_enet"
+# shellcheck disable=SC2016
 printf 'obj-$(CONFIG_VBUS_ENET) += vbus_enet.o\n' >"$tmp/netmake"
 insert drivers/net/Makefile "obj-\$(CONFIG_VIRTIO_NET) += virtio_net.o" \
 	"$tmp/netmake" after

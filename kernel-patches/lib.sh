@@ -12,6 +12,9 @@ KP_PRISTINE=$KP_BUILD/pristine
 # The committed series (one directory per kernel series)
 KP_SERIES_DIR=$KP_DIR/6.1
 JOBS=${JOBS:-$(nproc)}
+# The kernel builds here are independent: an outer make's flags (-s, its
+# jobserver) must not leak into them; JOBS sets their parallelism.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 
 info() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
 die() { printf '%s: error: %s\n' "${0##*/}" "$*" >&2; exit 1; }

@@ -79,7 +79,9 @@ make -s -C "$TREE" olddefconfig
 for want in CONFIG_VBUS_PCI=m CONFIG_VBUS_ENET=m; do
 	grep -qx "$want" "$TREE/.config" || die "$want missing from .config"
 done
+make -s -C "$TREE" syncconfig	# kernelrelease reads include/config/auto.conf
 krel=$(make -s -C "$TREE" kernelrelease)
+[[ $krel == *"$LOCALVERSION" ]] || die "kernel release $krel lacks $LOCALVERSION"
 info "kernel release $krel, $JOBS jobs"
 
 # has_modules LISTING_FILE: both drivers are in a package's file list

@@ -30,7 +30,12 @@ bool ShmSignal::notify() {
 }
 
 void ShmSignal::clear_dirty() {
-  store(sig_->dirty, 0);
+  // Only write when set: a busy-polling receiver would otherwise keep
+  // stealing the signal's cache line from the sender for nothing.  Not
+  // writing a 0 over a 0 changes nothing the sender can observe; B is kept.
+  if (load(sig_->dirty) != 0) {
+    store(sig_->dirty, 0);
+  }
   // B: orders the clear of dirty before the ring reads of the coming pass.
   // Pairs with A (smp_mb() after the guest sender sets dirty): either this
   // pass sees the entry the sender published, or the sender's dirty = 1

@@ -19,7 +19,8 @@ Checks kernel-patches/6.1 (make check-kernel-patches runs this):
                  with -std=c90 -Wall -Werror, like the kernel's header test
   5. build =m    defconfig + kvm_guest.config + alacrityvm.config,
                  modules_prepare, then drivers/vbus/ and vbus_enet.o
-                 compiled as modules with W=1; any warning fails
+                 compiled as modules with W=1; any warning fails (defconfig
+                 sets CONFIG_WERROR, and the log is searched too)
   6. build =y    the same with both drivers built in
 
 The pristine tree and the object directory are cached under

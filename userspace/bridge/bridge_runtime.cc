@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "bridge/bridge_runtime.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cerrno>
+#include <string>
+
+#include "bridge/queue_reset.h"
+
+namespace avm {
+namespace {
+
+template <class T>
+void store_release(T& v, T x) {
+  std::atomic_ref<T>(v).store(x, std::memory_order_release);
+}
+
+vbus_evq_header* evq_header(const BridgeLayout& l) {
+  // NOLINTNEXTLINE: laid out by BridgeLayout, 64-byte aligned
+  return reinterpret_cast<vbus_evq_header*>(l.region().data() + l.header().evq_offset);
+}
+
+vbus_call_slot* call_slots(const BridgeLayout& l) {
+  // NOLINTNEXTLINE: laid out by BridgeLayout, 64-byte aligned
+  return reinterpret_cast<vbus_call_slot*>(l.region().data() + l.header().call_offset);
+}
+
+// A device error code as a call status: a positive errno below 4096.
+uint32_t status_of(const Error& e) {
+  return e.code > 0 && e.code < 4096 ? static_cast<uint32_t>(e.code) : EIO;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BridgeRuntime>> BridgeRuntime::create(std::span<uint8_t> region,
+                                                             const BridgeConfig& config,
+                                                             EventLoop& loop,
+                                                             std::span<const EventFd> doorbells) {
+  if (doorbells.size() != config.num_vectors) {
+    return make_error(EINVAL, "bridge: " + std::to_string(doorbells.size()) +
+                                  " doorbell eventfds for " + std::to_string(config.num_vectors) +
+                                  " vectors");
+  }
+  auto layout = BridgeLayout::create(region, config);
+  if (!layout) {
+    return tl::unexpected(layout.error());
+  }
+  std::unique_ptr<BridgeRuntime> rt(new BridgeRuntime(std::move(*layout), loop, doorbells));
+  return rt;
+}
+
+BridgeRuntime::BridgeRuntime(BridgeLayout layout, EventLoop& loop,
+                             std::span<const EventFd> doorbells)
+    : layout_(std::move(layout)),
+      loop_(loop),
+      doorbells_(doorbells),
+      evq_(evq_header(layout_), layout_.header().evq_entries),
+      calls_(call_slots(layout_), layout_.header().call_slots, evq_,
+             [this](const CallRequest& r) { return dispatch(r); }),
+      epoch_(layout_.config().host_epoch),
+      self_(std::make_shared<BridgeRuntime*>(this)) {}
+
+BridgeRuntime::~BridgeRuntime() {
+  self_.reset();
+  if (started_) {
+    shutdown();
+  }
+  for (auto& [id, e] : devices_) {
+    e.dev->close();
+    e.dev->detach();
+  }
+}
+
+Status BridgeRuntime::start() {
+  if (started_) {
+    return make_error(EBUSY, "bridge already started");
+  }
+  if (!watching_) {
+    const EventFd& bell = doorbells_[VBUS_BRIDGE_VECTOR];
+    auto ok = loop_.add(bell.fd(), EPOLLIN, [this, &bell](uint32_t) {
+      bell.consume();
+      on_doorbell();
+    });
+    if (!ok) {
+      return ok;
+    }
+    watching_ = true;
+  }
+  if (started_once_) {
+    epoch_++;
+    c_.restarts.inc();
+    // Relaxed: ordered by the release store of host_state below.
+    std::atomic_ref<uint32_t>(layout_.header().host_epoch).store(epoch_, std::memory_order_relaxed);
+  }
+  started_ = true;
+  started_once_ = true;
+  evq_.set_enabled(false);
+  store_host_state(VBUS_STATE_READY);
+  evq_.interrupt();
+  spdlog::info("bridge: host READY (epoch {})", epoch_);
+  return {};
+}
+
+void BridgeRuntime::shutdown() {
+  if (!started_) {
+    return;
+  }
+  link_down(VBUS_STATE_RESET);
+  if (watching_) {
+    loop_.remove(doorbells_[VBUS_BRIDGE_VECTOR].fd());
+    watching_ = false;
+  }
+  started_ = false;
+  spdlog::info("bridge: host RESET (shutdown)");
+}
+
+void BridgeRuntime::restart() {
+  epoch_++;
+  c_.restarts.inc();
+  // The epoch before the state: the guest reads host_state (acquire)
+  // first, and this store is ordered by the release in link_down().
+  std::atomic_ref<uint32_t>(layout_.header().host_epoch).store(epoch_, std::memory_order_relaxed);
+  link_down(VBUS_STATE_READY);
+  spdlog::info("bridge: host restarted, READY (epoch {})", epoch_);
+}
+
+void BridgeRuntime::store_host_state(uint32_t state) {
+  host_state_ = state;
+  // Release: everything set up for this state (features, reset queues,
+  // epoch) before the state; pairs with the guest's smp_load_acquire().
+  store_release(layout_.header().host_state, state);
+}
+
+void BridgeRuntime::on_doorbell() {
+  c_.doorbells.inc();
+  if (!started_) {
+    return;
+  }
+  vbus_bridge_header& h = layout_.header();
+  // Acquire: pairs with the guest's smp_store_release() of guest_state,
+  // so guest_epoch and guest_features read below are the ones it wrote
+  // before the state.  All three are hostile: each is read once.
+  const uint32_t gs = std::atomic_ref<uint32_t>(h.guest_state).load(std::memory_order_acquire);
+  switch (gs) {
+    case VBUS_STATE_INIT: {
+      if (host_state_ == VBUS_STATE_RUN) {
+        break;  // done already; the guest has not stored RUN yet
+      }
+      const uint32_t gepoch =
+          std::atomic_ref<uint32_t>(h.guest_epoch).load(std::memory_order_relaxed);
+      if (gepoch != epoch_) {
+        // The guest will see the new epoch and INIT again.
+        c_.stale_inits.inc();
+        if (log_worthy(c_.stale_inits.get())) {
+          spdlog::info("bridge: guest INIT for epoch {} ignored (host epoch {})", gepoch, epoch_);
+        }
+        break;
+      }
+      link_up(std::atomic_ref<__u64>(h.guest_features).load(std::memory_order_relaxed));
+      break;
+    }
+    case VBUS_STATE_RESET:
+      if (host_state_ == VBUS_STATE_RUN) {
+        c_.guest_resets.inc();
+        link_down(VBUS_STATE_READY);
+        spdlog::info("bridge: guest RESET: link down, host READY");
+      }
+      break;
+    case VBUS_STATE_RUN:
+      break;  // handshake finished (or stale after a host restart)
+    default: {
+      c_.bad_guest_state.inc();
+      if (log_worthy(c_.bad_guest_state.get())) {
+        spdlog::warn("bridge: guest wrote guest_state {}, which is no state; ignored", gs);
+      }
+      break;
+    }
+  }
+  if (host_state_ == VBUS_STATE_RUN) {
+    calls_.service();
+  }
+}
+
+void BridgeRuntime::link_up(uint64_t guest_features) {
+  // Quiesce every backend; a guest (re)starting the link forgets devices
+  // it was asked to remove, so those go now.
+  evq_.set_enabled(false);
+  std::vector<uint32_t> removing;
+  for (auto& [id, e] : devices_) {
+    e.dev->close();
+    e.opened = false;
+    e.quarantined = false;
+    if (e.removing) {
+      removing.push_back(id);
+    }
+  }
+  for (uint32_t id : removing) {
+    finish_remove(id);
+  }
+  // Reset every piece of shared queue state to zero.
+  evq_.reset();
+  calls_.reset();
+  for (auto& [id, e] : devices_) {
+    for (uint32_t q = 0; q < layout_.device(id)->layout.queues.size(); q++) {
+      auto view = layout_.queue_view(id, q);
+      AVM_CHECK(view.has_value());  // our own layout
+      reset_queue_all(*view);
+    }
+  }
+  vbus_bridge_header& h = layout_.header();
+  const uint64_t features = h.host_features & guest_features;
+  std::atomic_ref<__u64>(h.features).store(features, std::memory_order_relaxed);
+  store_host_state(VBUS_STATE_RUN);  // release: orders everything above
+  evq_.set_enabled(true);
+  c_.inits.inc();
+  evq_.interrupt();
+  spdlog::info("bridge: guest INIT: link RUN (epoch {}, features {:#x})", epoch_, features);
+}
+
+void BridgeRuntime::link_down(uint32_t state) {
+  evq_.set_enabled(false);
+  std::vector<uint32_t> removing;
+  for (auto& [id, e] : devices_) {
+    e.dev->close();
+    e.opened = false;
+    if (e.removing) {
+      removing.push_back(id);
+    }
+  }
+  for (uint32_t id : removing) {
+    finish_remove(id);
+  }
+  store_host_state(state);
+  evq_.interrupt();
+}
+
+std::optional<uint32_t> BridgeRuntime::free_vector() const {
+  for (uint32_t v = 1; v < doorbells_.size(); v++) {
+    bool used = false;
+    for (const auto& [id, e] : devices_) {
+      used = used || e.vector == v;
+    }
+    if (!used) {
+      return v;
+    }
+  }
+  return std::nullopt;
+}
+
+Result<uint32_t> BridgeRuntime::add_device(std::unique_ptr<Device> dev) {
+  AVM_CHECK(dev != nullptr);
+  const auto vector = free_vector();
+  if (!vector) {
+    return make_error(ENOSPC, "add device " + dev->name() + ": no free doorbell vector");
+  }
+  const std::vector<uint8_t> config = dev->initial_config();
+  const std::vector<QueueSpec> specs = dev->queue_specs();
+  auto id = layout_.add_device(dev->type(), dev->abi_version(), config, specs, *vector);
+  if (!id) {
+    return make_error(id.error().code, dev->name() + ": " + id.error().message);
+  }
+  DeviceContext ctx;
+  ctx.id = *id;
+  ctx.host = this;
+  ctx.config = layout_.config(*id);
+  for (uint32_t q = 0; q < specs.size(); q++) {
+    auto view = layout_.queue_view(*id, q);
+    AVM_CHECK(view.has_value());  // our own layout
+    ctx.queues.push_back(*view);
+  }
+  ctx.doorbell = &doorbells_[*vector];
+  ctx.doorbell_vector = *vector;
+  if (auto ok = dev->attach(ctx); !ok) {
+    auto rm = layout_.remove_device(*id);
+    AVM_CHECK(rm.has_value());
+    return make_error(ok.error().code, dev->name() + ": attach: " + ok.error().message);
+  }
+  spdlog::info("bridge: device {} ({}) added, doorbell vector {}", *id, dev->name(), *vector);
+  Entry e;
+  e.dev = std::move(dev);
+  e.vector = *vector;
+  devices_.emplace(*id, std::move(e));
+  c_.devices_added.inc();
+  evq_.post(VBUS_EV_DEV_ADD, *id, 0);  // dropped (and counted) unless RUN
+  return *id;
+}
+
+Status BridgeRuntime::remove_device(uint32_t id) {
+  auto it = devices_.find(id);
+  if (it == devices_.end()) {
+    return make_error(ENOENT, "device " + std::to_string(id) + " does not exist");
+  }
+  Entry& e = it->second;
+  if (e.removing) {
+    return {};
+  }
+  if (e.opened && host_state_ == VBUS_STATE_RUN) {
+    auto ok = layout_.mark_removing(id);
+    AVM_CHECK(ok.has_value());
+    e.removing = true;
+    evq_.post(VBUS_EV_DEV_REMOVE, id, 0);
+    spdlog::info("bridge: device {} REMOVING: waiting for the guest's close", id);
+    return {};
+  }
+  finish_remove(id);
+  evq_.post(VBUS_EV_DEV_REMOVE, id, 0);
+  return {};
+}
+
+void BridgeRuntime::finish_remove(uint32_t id) {
+  auto it = devices_.find(id);
+  AVM_CHECK(it != devices_.end());
+  it->second.dev->close();
+  it->second.dev->detach();
+  auto ok = layout_.remove_device(id);
+  AVM_CHECK(ok.has_value());
+  devices_.erase(it);
+  c_.devices_removed.inc();
+  spdlog::info("bridge: device {} removed", id);
+}
+
+Device* BridgeRuntime::device(uint32_t id) const {
+  auto it = devices_.find(id);
+  return it == devices_.end() ? nullptr : it->second.dev.get();
+}
+
+bool BridgeRuntime::device_open(uint32_t id) const {
+  auto it = devices_.find(id);
+  return it != devices_.end() && it->second.opened;
+}
+
+bool BridgeRuntime::device_quarantined(uint32_t id) const {
+  auto it = devices_.find(id);
+  return it != devices_.end() && it->second.quarantined;
+}
+
+Status BridgeRuntime::set_link(uint32_t id, bool up) {
+  Device* d = device(id);
+  if (d == nullptr) {
+    return make_error(ENOENT, "device " + std::to_string(id) + " does not exist");
+  }
+  return d->set_link(up);
+}
+
+CallResult BridgeRuntime::dispatch(const CallRequest& req) {
+  if (req.dev_id == 0) {
+    return CallResult{EOPNOTSUPP, {}};  // no bridge calls defined yet
+  }
+  auto it = devices_.find(req.dev_id);
+  if (it == devices_.end() || it->second.removing) {
+    // A closing device that is being removed still gets its close.
+    if (it != devices_.end() && req.op == VBUS_CALL_DEV_CLOSE) {
+      return dispatch_device(it->second, req);
+    }
+    return CallResult{ENODEV, {}};
+  }
+  return dispatch_device(it->second, req);
+}
+
+CallResult BridgeRuntime::dispatch_device(Entry& e, const CallRequest& req) {
+  const uint32_t id = req.dev_id;
+  switch (req.op) {
+    case VBUS_CALL_DEV_OPEN: {
+      if (e.opened) {
+        e.dev->close();  // re-open without close: start from scratch
+        e.opened = false;
+      }
+      auto ok = e.dev->open();
+      if (!ok) {
+        spdlog::warn("bridge: device {} open failed: {}", id, ok.error().message);
+        return CallResult{status_of(ok.error()), {}};
+      }
+      e.opened = true;
+      e.quarantined = false;
+      return {};
+    }
+    case VBUS_CALL_DEV_CLOSE:
+      e.dev->close();
+      e.opened = false;
+      if (e.removing) {
+        finish_remove(id);
+      }
+      return {};
+    default:
+      break;
+  }
+  if (req.op < VBUS_CALL_CLASS_BASE) {
+    return CallResult{EOPNOTSUPP, {}};
+  }
+  if (e.quarantined) {
+    return CallResult{EIO, {}};
+  }
+  CallResult r = e.dev->call(req.op, req.data);
+  AVM_CHECK(r.data.size() <= VBUS_CALL_DATA_SIZE);
+  return r;
+}
+
+bool BridgeRuntime::signal_guest(uint32_t dev_id, uint32_t queue) {
+  return evq_.post(VBUS_EV_SIGNAL, dev_id, queue);
+}
+
+void BridgeRuntime::config_changed(uint32_t dev_id) {
+  evq_.post(VBUS_EV_DEV_CONFIG, dev_id, 0);
+}
+
+void BridgeRuntime::report_fault(uint32_t dev_id, const Error& why) {
+  std::weak_ptr<BridgeRuntime*> weak = self_;
+  loop_.post([weak, dev_id, why] {
+    if (auto self = weak.lock()) {
+      (*self)->handle_fault(dev_id, why);
+    }
+  });
+}
+
+void BridgeRuntime::handle_fault(uint32_t id, const Error& why) {
+  auto it = devices_.find(id);
+  if (it == devices_.end()) {
+    return;
+  }
+  c_.device_faults.inc();
+  spdlog::warn("bridge: device {} quarantined: {}", id, why.message);
+  it->second.quarantined = true;
+  it->second.dev->quarantine(why);
+}
+
+BridgeCounters BridgeRuntime::counters() const {
+  BridgeCounters b;
+  b.doorbells = c_.doorbells.get();
+  b.inits = c_.inits.get();
+  b.guest_resets = c_.guest_resets.get();
+  b.stale_inits = c_.stale_inits.get();
+  b.bad_guest_state = c_.bad_guest_state.get();
+  b.restarts = c_.restarts.get();
+  b.device_faults = c_.device_faults.get();
+  b.devices_added = c_.devices_added.get();
+  b.devices_removed = c_.devices_removed.get();
+  return b;
+}
+
+}  // namespace avm

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-2.0
+// avm::BridgeRuntime: the host side of one vbus bridge (one region, one
+// guest): it owns the BridgeLayout, runs the bridge state machine of
+// docs/abi.md on doorbell vector 0, produces the event queue, serves the
+// call channel and keeps the device registry (add, remove with the
+// REMOVING handshake, quarantine after a fault).
+//
+// Threading: every method runs on the thread of the EventLoop given to
+// create() (the "bridge loop"), except the DeviceHost methods that say
+// "any thread" and event_queue() posting.  Device I/O threads only post
+// signal events and report faults; a fault is handled on the loop.
+//
+// Lifecycle: create() (lays the region out: host_state READY) -> start()
+// (watch vector 0, interrupt) -> ... guest INIT -> RUN ... -> shutdown()
+// (host_state RESET) -> start() again bumps host_epoch.  restart() is a
+// host re-initialisation without going through RESET (e.g. after adopting
+// a kept region): quiesce, bump host_epoch, READY, interrupt.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "bridge/call_server.h"
+#include "bridge/counter.h"
+#include "bridge/device.h"
+#include "bridge/event_loop.h"
+#include "bridge/event_queue.h"
+#include "lib/bridge_layout.h"
+#include "lib/eventfd.h"
+
+namespace avm {
+
+struct BridgeCounters {
+  uint64_t doorbells = 0;        // bridge vector wake-ups handled
+  uint64_t inits = 0;            // guest INITs that brought the link to RUN
+  uint64_t guest_resets = 0;     // guest RESETs that took it down
+  uint64_t stale_inits = 0;      // INITs ignored: guest_epoch was not ours
+  uint64_t bad_guest_state = 0;  // guest_state held a value that is no state
+  uint64_t restarts = 0;         // host restarts (epoch bumps)
+  uint64_t device_faults = 0;    // devices quarantined
+  uint64_t devices_added = 0;
+  uint64_t devices_removed = 0;
+};
+
+class BridgeRuntime : public DeviceHost {
+ public:
+  // Lays out @region (the whole mapping, which outlives the runtime).
+  // @doorbells: peer 0's vector eventfds, config.num_vectors of them,
+  // borrowed (the ivshmem server owns them and keeps them across its own
+  // restarts); [0] is the bridge's, the others go to devices.
+  static Result<std::unique_ptr<BridgeRuntime>> create(std::span<uint8_t> region,
+                                                       const BridgeConfig& config, EventLoop& loop,
+                                                       std::span<const EventFd> doorbells);
+  ~BridgeRuntime() override;
+  BridgeRuntime(const BridgeRuntime&) = delete;
+  BridgeRuntime& operator=(const BridgeRuntime&) = delete;
+
+  // Watches the bridge vector and announces the host (READY + interrupt).
+  // A start after shutdown() bumps host_epoch.  EBUSY if started.
+  Status start();
+  // host_state = RESET, every device closed, interrupt, stop watching.
+  void shutdown();
+  // Quiesce every device, bump host_epoch, READY, interrupt.
+  void restart();
+  bool started() const { return started_; }
+
+  // The bridge doorbell: runs the state machine and the call channel.
+  // The loop calls it when vector 0 fires; tests may call it directly.
+  void on_doorbell();
+
+  // Device registry (loop thread).  add_device gives the device a slot, an
+  // area and its own doorbell vector (ENOSPC when none is free).
+  Result<uint32_t> add_device(std::unique_ptr<Device> dev);
+  // Removal per docs/abi.md: an open device goes REMOVING + DEV_REMOVE and
+  // is freed on the guest's DEV_CLOSE; one never opened is freed at once.
+  Status remove_device(uint32_t id);
+  Device* device(uint32_t id) const;
+  bool device_open(uint32_t id) const;
+  bool device_quarantined(uint32_t id) const;
+  // Host-side link of a device (Device::set_link).
+  Status set_link(uint32_t id, bool up);
+
+  // Where host->guest interrupts go (event_queue().set_sink_fd(...)).
+  EventQueue& event_queue() { return evq_; }
+  const CallServer& call_server() const { return calls_; }
+  BridgeLayout& layout() { return layout_; }
+  uint32_t host_state() const { return host_state_; }
+  uint32_t host_epoch() const { return epoch_; }
+  BridgeCounters counters() const;
+
+  // DeviceHost.
+  bool signal_guest(uint32_t dev_id, uint32_t queue) override;
+  void config_changed(uint32_t dev_id) override;
+  void report_fault(uint32_t dev_id, const Error& why) override;
+
+ private:
+  struct Entry {
+    std::unique_ptr<Device> dev;
+    uint32_t vector = 0;
+    bool opened = false;
+    bool removing = false;
+    bool quarantined = false;
+  };
+
+  BridgeRuntime(BridgeLayout layout, EventLoop& loop, std::span<const EventFd> doorbells);
+  CallResult dispatch(const CallRequest& req);
+  CallResult dispatch_device(Entry& e, const CallRequest& req);
+  void link_up(uint64_t guest_features);
+  // Closes every device, frees REMOVING ones, disables the event queue,
+  // stores @state (release) and raises the interrupt.
+  void link_down(uint32_t state);
+  void store_host_state(uint32_t state);
+  void finish_remove(uint32_t id);
+  void handle_fault(uint32_t id, const Error& why);
+  std::optional<uint32_t> free_vector() const;
+
+  BridgeLayout layout_;
+  EventLoop& loop_;
+  std::span<const EventFd> doorbells_;
+  EventQueue evq_;
+  CallServer calls_;
+  std::map<uint32_t, Entry> devices_;
+  uint32_t host_state_ = VBUS_STATE_READY;  // private copy: never read back
+  uint32_t epoch_ = 0;
+  bool started_ = false;
+  bool started_once_ = false;
+  bool watching_ = false;
+  // Posted tasks hold a weak_ptr: a fault reported after destruction is
+  // dropped instead of touching a dead runtime.
+  std::shared_ptr<BridgeRuntime*> self_;
+
+  struct {
+    Counter doorbells, inits, guest_resets, stale_inits, bad_guest_state, restarts, device_faults,
+        devices_added, devices_removed;
+  } c_;
+};
+
+}  // namespace avm

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: GPL-2.0
+// avm::CallServer: the host side of the vbus call channel (docs/abi.md
+// "Call channel").  On every bridge doorbell the runtime calls service(),
+// which finds slots with req_seq != what we last answered, copies the
+// request half ONCE into private memory (req_seq first, acquire: pairs
+// with the guest's smp_store_release() of req_seq after the request),
+// validates the copy (req_len), dispatches it, fills the response half and
+// stores resp_seq = req_seq with release (pairs with the guest's
+// smp_load_acquire() of resp_seq), then posts VBUS_EV_CALL_DONE.
+//
+// Everything in a slot is guest-written and hostile except the response
+// half; a bad request is answered with an error status, never trusted.
+// Single-threaded: the bridge loop owns it.
+#pragma once
+
+#include <linux/vbus.h>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "bridge/device.h"
+#include "bridge/event_queue.h"
+
+namespace avm {
+
+// A validated private copy of one request.
+struct CallRequest {
+  uint32_t slot = 0;
+  uint32_t op = 0;
+  uint32_t dev_id = 0;
+  std::vector<uint8_t> data;  // req_len bytes, <= VBUS_CALL_DATA_SIZE
+};
+
+struct CallCounters {
+  uint64_t calls = 0;    // requests answered
+  uint64_t errors = 0;   // answered with a non-zero status
+  uint64_t bad_len = 0;  // req_len > VBUS_CALL_DATA_SIZE
+};
+
+class CallServer {
+ public:
+  using Dispatch = std::function<CallResult(const CallRequest&)>;
+
+  // @slots: the call channel in the region (@n slots).
+  CallServer(vbus_call_slot* slots, uint32_t n, EventQueue& evq, Dispatch dispatch);
+
+  // Zeroes every slot and forgets what was answered (bridge INIT).
+  void reset();
+  // Answers every submitted request.  Returns how many.
+  size_t service();
+
+  const CallCounters& counters() const { return c_; }
+
+ private:
+  void respond(uint32_t slot, uint32_t seq, const CallResult& r);
+
+  vbus_call_slot* slots_;
+  std::vector<uint32_t> answered_;  // per slot: the last resp_seq we wrote
+  EventQueue& evq_;
+  Dispatch dispatch_;
+  CallCounters c_;
+};
+
+}  // namespace avm

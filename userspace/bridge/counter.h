@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-2.0
+// avm::Counter: a statistics counter written by one thread and read by
+// any (metrics, tests).  Relaxed atomics: a counter orders nothing else,
+// and a reader only needs each value to be one that was written.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace avm {
+
+class Counter {
+ public:
+  // Relaxed: single writer, the value orders no other memory.
+  void inc(uint64_t n = 1) { v_.fetch_add(n, std::memory_order_relaxed); }
+  // Relaxed: a statistics read.
+  uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
+// Log throttling for events a guest can trigger at will: the first ten
+// occurrences, then every 1024th (@count is the counter after the bump).
+inline bool log_worthy(uint64_t count) {
+  return count <= 10 || count % 1024 == 0;
+}
+
+}  // namespace avm

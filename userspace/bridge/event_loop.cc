@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "bridge/event_loop.h"
+
+#include <cerrno>
+#include <utility>
+
+namespace avm {
+
+Result<std::unique_ptr<EventLoop>> EventLoop::create() {
+  UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
+  if (!ep) {
+    return errno_error("epoll_create1");
+  }
+  auto stop = EventFd::create();
+  auto pause = EventFd::create();
+  auto tasks = EventFd::create();
+  if (!stop || !pause || !tasks) {
+    return errno_error(EMFILE, "event loop eventfds");
+  }
+  std::unique_ptr<EventLoop> loop(
+      new EventLoop(std::move(ep), std::move(*stop), std::move(*pause), std::move(*tasks)));
+  for (const EventFd* e : {&loop->stop_, &loop->pause_, &loop->tasks_}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = e->fd();
+    if (::epoll_ctl(loop->epoll_.get(), EPOLL_CTL_ADD, e->fd(), &ev) < 0) {
+      return errno_error("epoll_ctl");
+    }
+  }
+  return loop;
+}
+
+EventLoop::EventLoop(UniqueFd epoll, EventFd stop, EventFd pause, EventFd tasks)
+    : epoll_(std::move(epoll)),
+      stop_(std::move(stop)),
+      pause_(std::move(pause)),
+      tasks_(std::move(tasks)) {}
+
+Status EventLoop::add(int fd, uint32_t events, Callback cb) {
+  if (callbacks_.count(fd) != 0) {
+    return make_error(EEXIST, "event loop: fd " + std::to_string(fd) + " is watched already");
+  }
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = fd;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) {
+    return errno_error("epoll_ctl add");
+  }
+  callbacks_[fd] = std::make_shared<Callback>(std::move(cb));
+  return {};
+}
+
+void EventLoop::remove(int fd) {
+  if (callbacks_.erase(fd) != 0) {
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  }
+}
+
+void EventLoop::post(Task task) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(task));
+  }
+  tasks_.signal();
+}
+
+void EventLoop::run_sync(const Task& task) {
+  {
+    std::lock_guard lock(mu_);
+    if (!running_ || thread_ == std::this_thread::get_id()) {
+      // Nobody else runs the loop (or we are it): run here.
+      task();
+      return;
+    }
+  }
+  bool done = false;
+  post([&] {
+    task();
+    std::lock_guard lock(mu_);
+    done = true;
+    cv_.notify_all();
+  });
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return done; });
+}
+
+void EventLoop::request_stop() {
+  stop_.signal();
+}
+
+bool EventLoop::stop_requested() const {
+  return stop_.wait(0);
+}
+
+void EventLoop::clear_stop() {
+  stop_.consume();
+}
+
+void EventLoop::pause() {
+  std::unique_lock lock(mu_);
+  if (!running_ || thread_ == std::this_thread::get_id()) {
+    return;
+  }
+  resume_ = false;
+  pause_.signal();
+  cv_.wait(lock, [&] { return paused_ || !running_; });
+}
+
+void EventLoop::resume() {
+  std::lock_guard lock(mu_);
+  resume_ = true;
+  cv_.notify_all();
+}
+
+void EventLoop::park() {
+  pause_.consume();
+  std::unique_lock lock(mu_);
+  paused_ = true;
+  cv_.notify_all();
+  cv_.wait(lock, [&] { return resume_; });
+  paused_ = false;
+  resume_ = false;
+}
+
+bool EventLoop::on_loop_thread() const {
+  std::lock_guard lock(mu_);
+  return running_ && thread_ == std::this_thread::get_id();
+}
+
+void EventLoop::run_tasks() {
+  tasks_.consume();
+  for (;;) {
+    Task t;
+    {
+      std::lock_guard lock(mu_);
+      if (queue_.empty()) {
+        return;
+      }
+      t = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    t();
+  }
+}
+
+bool EventLoop::running() const {
+  std::lock_guard lock(mu_);
+  return running_;
+}
+
+void EventLoop::wait_running() const {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return running_; });
+}
+
+bool EventLoop::run_once(int timeout_ms) {
+  {
+    std::lock_guard lock(mu_);
+    if (!running_ || thread_ != std::this_thread::get_id()) {
+      thread_ = std::this_thread::get_id();
+      running_ = true;
+      cv_.notify_all();
+    }
+  }
+  constexpr int kMax = 16;
+  epoll_event evs[kMax];
+  const int n = ::epoll_wait(epoll_.get(), evs, kMax, timeout_ms);
+  AVM_CHECK(n >= 0 || errno == EINTR);
+  for (int i = 0; i < n; i++) {
+    const int fd = evs[i].data.fd;
+    if (fd == stop_.fd()) {
+      continue;  // checked below, never consumed here
+    }
+    if (fd == pause_.fd()) {
+      park();
+      continue;
+    }
+    if (fd == tasks_.fd()) {
+      run_tasks();
+      continue;
+    }
+    auto it = callbacks_.find(fd);
+    if (it == callbacks_.end()) {
+      continue;  // removed by an earlier callback of this round
+    }
+    // A copy keeps the callback alive if it removes itself.
+    const std::shared_ptr<Callback> cb = it->second;
+    (*cb)(evs[i].events);
+  }
+  return !stop_requested();
+}
+
+void EventLoop::run() {
+  while (run_once(-1)) {
+  }
+  std::lock_guard lock(mu_);
+  running_ = false;
+  cv_.notify_all();
+}
+
+}  // namespace avm

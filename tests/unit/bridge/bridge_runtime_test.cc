@@ -125,7 +125,8 @@ TEST_F(BridgeRuntimeTest, GarbageGuestStateIsCountedNotFatal) {
   ASSERT_TRUE(guest_->handshake());
   std::atomic_ref<uint32_t>(header().guest_state).store(0xdeadbeef);
   on_loop([&] { rt_->on_doorbell(); });
-  EXPECT_EQ(counters().bad_guest_state, 1U);
+  // At least ours; the RUN doorbell of the handshake may see the garbage too.
+  EXPECT_GE(counters().bad_guest_state, 1U);
   EXPECT_EQ(host_state(), VBUS_STATE_RUN);
   // The link still works once the guest behaves again.
   std::atomic_ref<uint32_t>(header().guest_state).store(VBUS_STATE_RUN);

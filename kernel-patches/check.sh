@@ -14,7 +14,8 @@ Checks kernel-patches/6.1 (make check-kernel-patches runs this):
   1. drift       regenerating from modules/ gives the committed series
   2. checkpatch  scripts/checkpatch.pl --strict on every patch: 0 errors,
                  0 warnings (CHECKs are reported)
-  3. apply       quilt push -a (no fuzz) on a fresh copy of linux-source-6.1
+  3. apply       quilt push -a (no fuzz) on a fresh copy of linux-source-6.1;
+                 git am gives the same files
   4. headers     make headers; every vbus uapi header compiles on its own
                  with -std=c90 -Wall -Werror, like the kernel's header test
   5. build =m    defconfig + kvm_guest.config + alacrityvm.config,
@@ -110,6 +111,32 @@ net_line=$(grep -n '^obj-y[[:space:]]*+= net/$' "$SRC_TREE/drivers/Makefile" |
 if [[ -z $vbus_line || -z $net_line ]] || ((vbus_line > net_line)); then
 	die "drivers/Makefile must descend into vbus/ before net/"
 fi
+# git am takes the same patches (mail format, From/Date/Signed-off-by) and
+# gives the same files as quilt: a repository with just the touched files.
+am=$W/git-am
+rm -rf "$am"
+git init -q "$am"
+mapfile -t touched < <(cat "$KP_SERIES_DIR"/*.patch |
+	sed -n 's|^--- a/||p' | sort -u)
+for f in "${touched[@]}"; do
+	install -D -m 0644 "$KP_PRISTINE/$f" "$am/$f"
+done
+(
+	cd "$am"
+	export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+	git add -A
+	git -c user.name=check -c user.email=check@localhost commit -q -m base
+	for p in "${patches[@]}"; do
+		git -c user.name=check -c user.email=check@localhost \
+			am -q --whitespace=error-all "$KP_SERIES_DIR/$p" ||
+			die "git am $p failed"
+	done
+	[[ $(git log -1 --format=%an) == "AlacrityVM developers" ]] ||
+		die "git am lost the patch author"
+) >"$LOGS/git-am.log" 2>&1 || die "git am: $(tail -n 5 "$LOGS/git-am.log")"
+while read -r f; do
+	cmp -s "$am/$f" "$SRC_TREE/$f" || die "$f differs between git am and quilt"
+done < <(cd "$am" && git ls-files)
 
 # --- 4. uapi headers ---------------------------------------------------------
 step headers

@@ -18,6 +18,8 @@ Checks kernel-patches/6.1 (make check-kernel-patches runs this):
                  git am gives the same files
   4. headers     make headers; every vbus uapi header compiles on its own
                  with -std=c90 -Wall -Werror, like the kernel's header test
+                 and 'make defconfig kvm_guest.config alacrityvm.config'
+                 works in the patched tree
   5. build =m    defconfig + kvm_guest.config + alacrityvm.config,
                  modules_prepare, then drivers/vbus/ and vbus_enet.o
                  compiled as modules with W=1; any warning fails (defconfig
@@ -153,6 +155,17 @@ for h in "$SRC_TREE"/include/uapi/linux/vbus*.h; do
 	n=$((n + 1))
 done
 ((n >= 3)) || die "expected at least 3 vbus uapi headers, found $n"
+
+# Patch 4 makes the fragment a make target of the tree.
+step "make alacrityvm.config"
+cfg_obj=$W/obj-config
+make -s -C "$SRC_TREE" O="$cfg_obj" defconfig kvm_guest.config \
+	alacrityvm.config >"$LOGS/config-target.log" 2>&1 ||
+	die "make defconfig kvm_guest.config alacrityvm.config failed"
+for want in CONFIG_VBUS_PCI=m CONFIG_VBUS_ENET=m; do
+	grep -qx "$want" "$cfg_obj/.config" ||
+		die "'make alacrityvm.config' did not give $want"
+done
 
 # --- 5./6. build as modules, then built in ------------------------------------
 for mode in m y; do

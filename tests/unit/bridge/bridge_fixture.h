@@ -26,7 +26,7 @@ class BridgeFixture : public ::testing::Test {
   static constexpr uint32_t kVectors = 4;
 
   void SetUp() override {
-    auto region = Region::create("bridge-test", uint64_t{1} << 20);
+    auto region = Region::create("bridge-test", region_size_);
     ASSERT_TRUE(region) << region.error().message;
     region_.emplace(std::move(*region));
     auto loop = EventLoop::create();
@@ -87,6 +87,7 @@ class BridgeFixture : public ::testing::Test {
   vbus_bridge_header& header() { return *reinterpret_cast<vbus_bridge_header*>(region_->data()); }
 
   uint32_t evq_entries_ = 256;
+  uint64_t region_size_ = uint64_t{1} << 20;
   std::optional<Region> region_;
   std::unique_ptr<EventLoop> loop_;
   std::vector<EventFd> doorbells_;

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-2.0
+// avm::VenetConfig: how a venet device is set up (host side), and the
+// struct vbus_venet_config it puts into its config area.
+#pragma once
+
+#include <linux/vbus_venet.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lib/error.h"
+#include "venet/venet_features.h"
+
+namespace avm {
+
+struct VenetConfig {
+  std::string tap_name;  // tap to create or attach to ("" = kernel picks)
+  std::array<uint8_t, 6> mac = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+  uint16_t mtu = 1500;
+  uint16_t queue_pairs = 1;  // only 1 for now
+  uint32_t ring_size = 256;  // entries per ring, a power of two
+  uint32_t buf_size = 2048;  // bytes per pool buffer
+  uint64_t host_features = kVenetAllFeatures;
+  bool link_up = true;  // host-side carrier at start
+  // Busy polling after work, before re-arming the signals (adaptive up to
+  // this bound; 0 disables it).
+  uint32_t busy_poll_max_us = 50;
+  // Transmit completions between two to_guest notifications (mitigation).
+  uint32_t tx_signal_batch = 32;
+};
+
+// EINVAL with the reason if @c cannot work (MTU, queues, sizes, MAC).
+Status validate(const VenetConfig& c);
+
+// The config area contents: mac, mtu, pairs, link, host features; the
+// negotiated features start at 0.
+vbus_venet_config make_venet_config(const VenetConfig& c);
+std::vector<uint8_t> to_bytes(const vbus_venet_config& c);
+
+}  // namespace avm

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-2.0
+// avm::VenetDevice: the venet device backend (Device for the bridge
+// runtime): a TAP, a config area, and per open one I/O thread
+// ("avm-venet-<id>", started by IoThread) running VenetWorker over the
+// RX (queue 0) and TX (queue 1) rings.
+//
+// Threading: every Device method runs on the bridge loop.  The I/O thread
+// owns the rings while open; open()/close() start and join it, so
+// nothing else touches the rings concurrently.  Flags the I/O thread reads
+// (features, links) are atomics in VenetState.  A fault on the I/O thread
+// ends it; the IoThread helper reports it to the bridge (report_fault),
+// which runs quarantine() on its loop: the link goes down in the config
+// (DEV_CONFIG event) until the guest opens the device again.
+//
+// Usage (on the bridge loop):
+//   auto dev = VenetDevice::create(cfg);          // opens the tap
+//   auto id = runtime.add_device(std::move(*dev));
+//   runtime.set_link(*id, false);                 // carrier off, DEV_CONFIG
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include "bridge/device.h"
+#include "bridge/event_loop.h"
+#include "bridge/io_thread.h"
+#include "venet/tap.h"
+#include "venet/venet_config.h"
+#include "venet/venet_rx.h"
+#include "venet/venet_state.h"
+#include "venet/venet_tx.h"
+#include "venet/venet_worker.h"
+
+namespace avm {
+
+class VenetDevice : public Device {
+ public:
+  static constexpr uint32_t kRxQueue = 0;
+  static constexpr uint32_t kTxQueue = 1;
+
+  // Validates @cfg and opens (creates) its tap in the calling thread's
+  // network namespace.
+  static Result<std::unique_ptr<VenetDevice>> create(const VenetConfig& cfg);
+  // Uses an already opened tap (e.g. created in another namespace).
+  static Result<std::unique_ptr<VenetDevice>> create(const VenetConfig& cfg, Tap tap);
+  ~VenetDevice() override;
+  VenetDevice(const VenetDevice&) = delete;
+  VenetDevice& operator=(const VenetDevice&) = delete;
+
+  uint32_t type() const override { return VBUS_DEV_TYPE_VENET; }
+  uint32_t abi_version() const override { return VBUS_VENET_ABI_VERSION; }
+  std::string name() const override { return "venet:" + tap_.name(); }
+  std::vector<uint8_t> initial_config() const override;
+  std::vector<QueueSpec> queue_specs() const override;
+  Status attach(const DeviceContext& ctx) override;
+  Status open() override;
+  void close() override;
+  CallResult call(uint32_t op, std::span<const uint8_t> req) override;
+  Status set_link(bool up) override;
+  void quarantine(const Error& why) override;
+  void detach() override;
+
+  bool serving() const { return thread_.running(); }
+  VenetStats stats() const { return state_.counters.snapshot(); }
+  uint64_t features() const { return state_.feat(); }
+  const Tap& tap() const { return tap_; }
+  uint32_t id() const { return ctx_.id; }
+
+ private:
+  VenetDevice(const VenetConfig& cfg, Tap tap);
+  // Writes the host-written fields of the config area that change at run
+  // time (link, features) from our private state.
+  void write_config();
+  CallResult negotiate(std::span<const uint8_t> req);
+
+  VenetConfig cfg_;
+  Tap tap_;
+  DeviceContext ctx_;
+  bool attached_ = false;
+  VenetState state_;
+  // While open: the loop, the paths and the worker the I/O thread runs.
+  std::unique_ptr<EventLoop> loop_;
+  std::optional<VenetTx> tx_;
+  std::optional<VenetRx> rx_;
+  std::optional<VenetWorker> worker_;
+  IoThread thread_;
+};
+
+}  // namespace avm

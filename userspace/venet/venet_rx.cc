@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "venet/venet_rx.h"
+
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "venet/venet_features.h"
+
+namespace avm {
+namespace {
+
+constexpr size_t kFrameBuf = size_t{kVenetHdrLen} + kVenetMaxFrame + 4096;  // and some slack
+constexpr size_t kPollBatch = 64;
+
+}  // namespace
+
+VenetRx::VenetRx(const QueueView& view, int tap_fd, VenetState& state)
+    : q_(view, 1), tap_fd_(tap_fd), st_(state), frame_(kFrameBuf) {}
+
+Status VenetRx::refill() {
+  std::array<HostDesc, kPollBatch> batch;
+  for (;;) {
+    auto n = q_.poll(batch);
+    if (!n) {
+      st_.counters.bad_descriptors.inc();
+      return tl::unexpected(n.error());
+    }
+    for (size_t i = 0; i < *n; i++) {
+      // HostQueue checked bounds (max_chain 1 already rejects F_NEXT);
+      // an rx buffer must at least hold the header.
+      if (batch[i].len() < kVenetHdrLen) {
+        st_.counters.bad_descriptors.inc();
+        return make_error(EPROTO, "rx entry " + std::to_string(batch[i].index()) + " of " +
+                                      std::to_string(batch[i].len()) +
+                                      " bytes cannot hold the header");
+      }
+      avail_.push_back(batch[i]);
+    }
+    if (*n < batch.size()) {
+      return {};
+    }
+  }
+}
+
+bool VenetRx::read_frame(size_t* len) {
+  for (;;) {
+    const ssize_t n = ::read(tap_fd_, frame_.data(), frame_.size());
+    if (n >= 0) {
+      *len = static_cast<size_t>(n);
+      return true;
+    }
+    if (errno == EINTR) {
+      continue;
+    }
+    // EAGAIN: drained.  Anything else (the tap went away): stop reading;
+    // the next edge retries.
+    tap_ready_ = false;
+    return false;
+  }
+}
+
+Result<size_t> VenetRx::process() {
+  size_t delivered = 0;
+  for (size_t i = 0; i < kBudget && tap_ready_; i++) {
+    if (auto ok = refill(); !ok) {
+      return tl::unexpected(ok.error());
+    }
+    size_t len = 0;
+    if (!read_frame(&len)) {
+      break;
+    }
+    if (!st_.link_active()) {
+      st_.counters.rx_dropped_link.inc();
+      continue;
+    }
+    if (len < kVenetHdrLen + 14) {
+      continue;  // the tap never writes runts; nothing to deliver
+    }
+    const uint64_t f = st_.feat();
+    const bool mrg = (f & VENET_F_MRG_RXBUF) != 0;
+    // Buffers the frame needs, from the oldest posted one on.
+    size_t need = 0;
+    size_t room = 0;
+    while (room < len && need < avail_.size() && (mrg || need == 0)) {
+      room += avail_[need++].len();
+    }
+    if (room < len) {
+      if (!mrg && !avail_.empty()) {
+        st_.counters.rx_too_big.inc();
+      } else {
+        st_.counters.rx_no_buffers.inc();
+      }
+      continue;
+    }
+    // num_buffers is ours to fill (the tap skips it): private copy.
+    auto* hdr = reinterpret_cast<vbus_venet_hdr*>(frame_.data());  // NOLINT: byte buffer
+    hdr->num_buffers = static_cast<uint16_t>(need);
+    size_t off = 0;
+    for (size_t k = 0; k < need; k++) {
+      const HostDesc d = avail_.front();
+      avail_.pop_front();
+      auto buf = q_.buffer(d);
+      const size_t chunk = std::min(buf.size(), len - off);
+      std::memcpy(buf.data(), frame_.data() + off, chunk);
+      off += chunk;
+      q_.complete(d, static_cast<uint32_t>(chunk), k + 1 < need ? VBUS_USED_F_NEXT : 0);
+    }
+    st_.counters.rx_packets.inc();
+    st_.counters.rx_bytes.inc(len - kVenetHdrLen);
+    delivered++;
+  }
+  if (delivered > 0) {
+    signal_guest();
+  }
+  // Pick up buffers posted meanwhile, so starved() is current.
+  if (auto ok = refill(); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  return delivered;
+}
+
+void VenetRx::signal_guest() {
+  if (q_.notify_guest()) {
+    st_.counters.rx_signals.inc();
+    if (st_.signal_guest && st_.signal_guest(0)) {
+      st_.counters.events_posted.inc();
+    }
+  } else {
+    st_.counters.rx_signals_suppressed.inc();
+  }
+}
+
+}  // namespace avm

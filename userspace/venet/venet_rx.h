@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: GPL-2.0
+// avm::VenetRx: the receive path of a venet device (tap -> guest), run by
+// its I/O thread.  The guest posts empty pool buffers on the RX queue;
+// HostQueue copies and validates each descriptor, and we keep them in
+// order.  A frame is read from the tap (vnet header included, as the tap
+// wrote it under the negotiated offloads) into a private buffer, then
+// copied into as many posted buffers as it needs: one, or several chained
+// with VBUS_USED_F_NEXT and counted in num_buffers when MRG_RXBUF was
+// negotiated.  Without enough buffers the frame is dropped and counted
+// (rx_no_buffers) and the path reports itself starved, so the worker arms
+// the RX to_host signal and the guest's refill kick wakes it.  After a
+// pass that delivered frames the to_guest signal runs once; when it says
+// so, VBUS_EV_SIGNAL(dev, 0) goes through the event queue.
+//
+// The tap fd is watched edge-triggered: readiness is tracked here
+// (tap_ready) and cleared on EAGAIN.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "lib/host_queue.h"
+#include "venet/venet_state.h"
+
+namespace avm {
+
+class VenetRx {
+ public:
+  // Frames per process() call before yielding to the transmit side.
+  static constexpr size_t kBudget = 64;
+
+  VenetRx(const QueueView& view, int tap_fd, VenetState& state);
+
+  // Moves frames from the tap to posted buffers.  Returns frames
+  // delivered, or EPROTO for a guest fault in the RX ring.
+  Result<size_t> process();
+
+  // The tap said it is readable (edge): remember it.
+  void set_tap_ready() { tap_ready_ = true; }
+  bool tap_ready() const { return tap_ready_; }
+  // No posted buffer left: the worker arms the RX to_host signal.
+  bool starved() const { return avail_.empty(); }
+  HostQueue& queue() { return q_; }
+
+ private:
+  Status refill();
+  // Reads one frame into frame_; false on EAGAIN (tap drained).
+  bool read_frame(size_t* len);
+  void deliver(size_t len);
+  void signal_guest();
+
+  HostQueue q_;
+  int tap_fd_;
+  VenetState& st_;
+  std::deque<HostDesc> avail_;  // validated, posted, not yet used
+  std::vector<uint8_t> frame_;  // private frame buffer (header + 64 KiB+)
+  bool tap_ready_ = true;       // start by trying: a frame may be queued
+};
+
+}  // namespace avm

@@ -33,7 +33,7 @@ VenetDevice::VenetDevice(const VenetConfig& cfg, Tap tap) : cfg_(cfg), tap_(std:
 }
 
 VenetDevice::~VenetDevice() {
-  close();
+  stop_io();
 }
 
 std::vector<uint8_t> VenetDevice::initial_config() const {
@@ -107,6 +107,10 @@ Status VenetDevice::open() {
 }
 
 void VenetDevice::close() {
+  stop_io();
+}
+
+void VenetDevice::stop_io() {
   if (loop_) {
     loop_->request_stop();
   }

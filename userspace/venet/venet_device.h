@@ -71,6 +71,8 @@ class VenetDevice : public Device {
   // Writes the host-written fields of the config area that change at run
   // time (link, features) from our private state.
   void write_config();
+  // Stops and joins the I/O thread (close(); non-virtual for the destructor).
+  void stop_io();
   CallResult negotiate(std::span<const uint8_t> req);
 
   VenetConfig cfg_;

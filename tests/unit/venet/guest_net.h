@@ -131,7 +131,8 @@ class GuestNet {
         continue;  // rest of the chain is being written
       }
       auto buf = rx().buffer(u[0].index);
-      bytes.insert(bytes.end(), buf.begin(), buf.begin() + std::min<size_t>(u[0].len, buf.size()));
+      bytes.insert(bytes.end(), buf.begin(),
+                   buf.begin() + static_cast<ptrdiff_t>(std::min<size_t>(u[0].len, buf.size())));
       p.buffers++;
       if ((u[0].flags & VBUS_USED_F_NEXT) == 0) {
         break;
@@ -141,7 +142,7 @@ class GuestNet {
       return std::nullopt;
     }
     std::memcpy(&p.hdr, bytes.data(), sizeof p.hdr);
-    p.frame.assign(bytes.begin() + sizeof p.hdr, bytes.end());
+    p.frame.assign(bytes.begin() + static_cast<ptrdiff_t>(sizeof p.hdr), bytes.end());
     return p;
   }
 

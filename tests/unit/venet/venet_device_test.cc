@@ -150,7 +150,7 @@ TEST_F(VenetDeviceTest, GsoFromTheTapReachesTheGuestAsOneChainedPacket) {
   std::vector<uint8_t> out(10 + f.size());
   std::memcpy(out.data(), &h, 10);
   std::memcpy(out.data() + 10, f.data(), f.size());
-  ASSERT_TRUE(wire_send(p, out)) << std::strerror(errno);
+  ASSERT_TRUE(wire_send(p, out));
   std::optional<RxPacket> got;
   for (int i = 0; i < 20; i++) {
     got = guest_receive(p);

@@ -117,7 +117,7 @@ class VenetFixture : public BridgeFixture {
         continue;
       }
       if (vnet != nullptr) {
-        vnet->assign(buf.begin(), buf.begin() + skip);
+        vnet->assign(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(skip));
       }
       return std::vector<uint8_t>(buf.begin() + static_cast<ptrdiff_t>(skip), buf.begin() + n);
     }

@@ -1,6 +1,7 @@
 # AlacrityVM: one `make` builds everything, `make check` tests everything.
 #
-#   make              install missing build dependencies, build into build/
+#   make              install missing build dependencies, build into build/,
+#                     packages and signed repositories into dist/
 #   make check        every test: ABI, unit, lint, kernel modules, system (QEMU)
 #   make bench-ring   ring microbenchmark: vbus ring vs a split virtqueue
 #   make lint         clang-format and clang-tidy on the userspace
@@ -28,7 +29,7 @@ export AVM_BUILD := $(BUILD)
 .PHONY: all deps userspace modules check check-unit check-modules \
 	check-system lint bench-ring bench clean
 
-all: deps userspace modules
+all: deps userspace modules packages repos
 
 deps:
 	@$(TOP)/scripts/install-deps.sh
@@ -65,6 +66,17 @@ check-kernel-patches: deps
 	JOBS=$(JOBS) $(TOP)/kernel-patches/check.sh
 kernel-packages: deps
 	JOBS=$(JOBS) DIST=$(DIST) $(TOP)/kernel-patches/packages.sh
+
+# packaging/: .deb and signed .rpm packages, signed apt and dnf repositories
+# (docs/packaging.md).  Signing key: GNUPGHOME + AVM_SIGNING_KEY, else a
+# generated development key.
+#   make packages          dist/deb, dist/rpm (skipped when nothing changed)
+#   make repos             dist/repo/apt, dist/repo/rpm, dist/keys
+.PHONY: packages repos
+packages: deps
+	JOBS=$(JOBS) AVM_DIST=$(DIST) $(TOP)/packaging/build.sh packages
+repos: packages
+	AVM_DIST=$(DIST) $(TOP)/packaging/build.sh repos
 
 check-system: userspace modules
 	$(PYTHON) -m pytest -v -p no:cacheprovider tests/system $(PYTEST_ARGS)

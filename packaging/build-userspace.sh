@@ -1,0 +1,42 @@
+#!/bin/bash
+# Build and install the userspace programs the packages ship; called by
+# debian/rules and by the RPM spec so both build the same way.  Compiler
+# flags come from the environment (dpkg-buildflags / %optflags).
+#
+# Only the installed targets are built (the unit tests and benchmarks run in
+# `make check`, not in package builds).  A new program: add its CMake target
+# to TARGETS below and give it an install() rule in its CMakeLists.txt.
+set -euo pipefail
+
+TARGETS=(alacrityvmd)
+
+usage() {
+	cat <<USAGE
+usage: ${0##*/} build SRCDIR BUILDDIR [PREFIX]
+       ${0##*/} install BUILDDIR DESTDIR
+
+build:    configure SRCDIR with CMake in BUILDDIR for PREFIX (default /usr)
+          and build the packaged targets: ${TARGETS[*]}
+install:  install them (cmake --install) into DESTDIR
+
+Environment: CFLAGS, CXXFLAGS, CPPFLAGS, LDFLAGS, JOBS (default: nproc).
+USAGE
+}
+
+case ${1:-} in
+build)
+	(($# == 3 || $# == 4)) || { usage >&2; exit 2; }
+	# CMake reads CFLAGS/CXXFLAGS but not CPPFLAGS (dpkg-buildflags'
+	# _FORTIFY_SOURCE lives there).
+	export CFLAGS="${CFLAGS:-} ${CPPFLAGS:-}" CXXFLAGS="${CXXFLAGS:-} ${CPPFLAGS:-}"
+	cmake -S "$2" -B "$3" -DCMAKE_BUILD_TYPE=None \
+		-DCMAKE_INSTALL_PREFIX="${4:-/usr}" -DCMAKE_VERBOSE_MAKEFILE=ON
+	cmake --build "$3" -j "${JOBS:-$(nproc)}" --target "${TARGETS[@]}"
+	;;
+install)
+	(($# == 3)) || { usage >&2; exit 2; }
+	DESTDIR=$3 cmake --install "$2"
+	;;
+-h | --help) usage ;;
+*) usage >&2; exit 2 ;;
+esac

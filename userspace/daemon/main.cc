@@ -21,12 +21,15 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("alacrityvmd"));
   spdlog::set_level(options.verbose ? spdlog::level::debug : spdlog::level::info);
 
-  // SIGINT/SIGTERM are read from a signalfd by the main loop; nobody wants
-  // SIGPIPE (every send uses MSG_NOSIGNAL anyway).
+  // SIGINT/SIGTERM (stop), SIGUSR1/SIGUSR2 (link down/up) and SIGQUIT
+  // (log the counters) are read from a signalfd by the main loop (see
+  // daemon.h); blocked before any thread starts, so every thread inherits
+  // the mask.  Nobody wants SIGPIPE (every send uses MSG_NOSIGNAL anyway).
   sigset_t mask;
   sigemptyset(&mask);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGTERM);
+  for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGQUIT}) {
+    sigaddset(&mask, sig);
+  }
   if (pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0) {
     spdlog::critical("pthread_sigmask failed");
     return 1;

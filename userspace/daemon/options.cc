@@ -28,6 +28,10 @@ std::optional<int> parse_options(int argc, char** argv, DaemonOptions& out) {
   app.add_option("--max-clients", out.config.max_clients, "most QEMU processes at once")
       ->capture_default_str()
       ->check(CLI::Range(1U, 65535U));
+  std::string venet;
+  app.add_option("--venet", venet,
+                 "one venet device: tap=NAME[,mac=52:54:00:12:34:56][,mtu=1500][,netns=NS]"
+                 "[,link=up|down][,ring=256][,buf=2048]");
   app.add_flag("--foreground", out.foreground, "do not detach once listening");
   app.add_flag("-v,--verbose", out.verbose, "debug logging");
   try {
@@ -53,6 +57,14 @@ std::optional<int> parse_options(int argc, char** argv, DaemonOptions& out) {
     return 2;
   }
   out.config.socket_mode = static_cast<mode_t>(m);
+  if (!venet.empty()) {
+    auto v = parse_venet_option(venet);
+    if (!v) {
+      (void)std::fprintf(stderr, "alacrityvmd: --venet: %s\n", v.error().message.c_str());
+      return 2;
+    }
+    out.config.venet = std::move(*v);
+  }
   return std::nullopt;
 }
 

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: GPL-2.0
+// The daemon in-process with a venet device whose TAP it creates in a
+// network namespace of the test's own, the ivshmem test client as QEMU
+// and the software guest as the guest kernel: the device shows up, the
+// guest's interrupts arrive on its vector-0 eventfd, SIGUSR1/SIGUSR2 move
+// the host link, SIGTERM + stop() reset the bridge, a guest that leaves
+// makes the host restart with a new epoch.  Nothing is sent on the TAP.
+#include <gtest/gtest.h>
+#include <linux/vbus.h>
+#include <linux/vbus_venet.h>
+#include <pthread.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "bridge/soft_guest.h"
+#include "daemon/daemon.h"
+#include "ivshmem/client.h"
+#include "lib/unique_fd.h"
+
+namespace avm {
+namespace {
+
+constexpr int kTimeoutMs = 10000;
+
+bool sh(const std::string& cmd) {
+  return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0;  // NOLINT(concurrency-mt-unsafe)
+}
+
+uint32_t load(const uint32_t& v) {
+  // Acquire: the host's release store of host_state / its epoch before it.
+  return std::atomic_ref<const uint32_t>(v).load(std::memory_order_acquire);
+}
+
+class DaemonVenetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/avm-dv-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ns_ = "avm-ut-" + std::to_string(::getpid());
+    ASSERT_TRUE(sh("ip netns add " + ns_));
+    ns_made_ = true;
+    config_.socket_path = dir_ + "/d.sock";
+    config_.region_size = uint64_t{4} << 20;
+    config_.vectors = 4;
+    auto v = parse_venet_option("tap=avmut0,mac=02:11:22:33:44:55,mtu=9000,netns=" + ns_);
+    ASSERT_TRUE(v) << v.error().message;
+    config_.venet = *v;
+    // The signals the daemon reads, blocked before any thread starts.
+    sigemptyset(&mask_);
+    for (int sig : {SIGTERM, SIGUSR1, SIGUSR2, SIGQUIT}) {
+      sigaddset(&mask_, sig);
+    }
+    ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &mask_, &old_mask_), 0);
+    signals_.reset(::signalfd(-1, &mask_, SFD_CLOEXEC | SFD_NONBLOCK));
+    ASSERT_TRUE(signals_);
+  }
+  void TearDown() override {
+    if (ns_made_) {
+      sh("ip netns del " + ns_);
+    }
+    std::filesystem::remove_all(dir_);
+    signals_.reset();
+    pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+  }
+
+  std::string dir_;
+  std::string ns_;
+  bool ns_made_ = false;
+  DaemonConfig config_;
+  sigset_t mask_{};
+  sigset_t old_mask_{};
+  UniqueFd signals_;
+};
+
+TEST_F(DaemonVenetTest, GuestSeesTheDeviceAndTheHostLink) {
+  Daemon d(config_);
+  auto started = d.start();
+  ASSERT_TRUE(started) << started.error().message;
+  ASSERT_NE(d.venet(), nullptr);
+  // The TAP lives in the namespace, not in ours.
+  EXPECT_TRUE(sh("ip -n " + ns_ + " link show avmut0"));
+  EXPECT_FALSE(sh("ip link show avmut0"));
+
+  std::atomic<bool> ran_ok{false};
+  std::thread loop([&] { ran_ok = d.run(signals_.get()).has_value(); });
+
+  auto c = ivshmem::Client::connect(config_.socket_path);
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_TRUE(c->handshake(config_.vectors, kTimeoutMs));
+  auto region = c->map_region();
+  ASSERT_TRUE(region) << region.error().message;
+  const EventFd* irq = c->vector(c->id(), VBUS_EVQ_VECTOR);
+  ASSERT_NE(irq, nullptr);
+  SoftGuest g(
+      region->span(), [&c](uint32_t v) { (void)c->ring(ivshmem::kHostPeerId, v); }, irq);
+  auto hs = g.handshake(kTimeoutMs);
+  ASSERT_TRUE(hs) << hs.error().message;
+
+  auto devs = g.devices();
+  ASSERT_TRUE(devs) << devs.error().message;
+  ASSERT_EQ(devs->size(), 1U);
+  const vbus_dev_desc desc = devs->front();
+  EXPECT_EQ(desc.type, uint32_t{VBUS_DEV_TYPE_VENET});
+  EXPECT_NE(desc.doorbell_vector, 0U);
+  EXPECT_LT(desc.doorbell_vector, config_.vectors);
+  auto dev = g.open(desc.id);
+  ASSERT_TRUE(dev) << dev.error().message;
+  auto cfg_bytes = (*dev)->read_config();
+  ASSERT_GE(cfg_bytes.size(), sizeof(vbus_venet_config));
+  vbus_venet_config cfg{};
+  std::memcpy(&cfg, cfg_bytes.data(), sizeof cfg);
+  EXPECT_EQ(std::memcmp(cfg.mac, config_.venet->config.mac.data(), 6), 0);
+  EXPECT_EQ(cfg.mtu, 9000);
+  EXPECT_EQ(cfg.link, VENET_LINK_UP);
+
+  // SIGUSR1: link down, announced with DEV_CONFIG; SIGUSR2: up again.
+  const auto is_config = [&](const GuestEvent& e) {
+    return e.type == VBUS_EV_DEV_CONFIG && e.dev_id == desc.id;
+  };
+  for (int sig : {SIGUSR1, SIGUSR2}) {
+    ASSERT_EQ(::kill(::getpid(), sig), 0);
+    ASSERT_TRUE(g.wait_event(is_config, kTimeoutMs)) << "no DEV_CONFIG after signal " << sig;
+    std::memcpy(&cfg, (*dev)->read_config().data(), sizeof cfg);
+    EXPECT_EQ(cfg.link, sig == SIGUSR1 ? 0 : VENET_LINK_UP);
+  }
+
+  // SIGTERM: run() returns; stop() takes the link down and interrupts.
+  irq->consume();
+  ASSERT_EQ(::kill(::getpid(), SIGTERM), 0);
+  loop.join();
+  EXPECT_TRUE(ran_ok);
+  d.stop();
+  EXPECT_TRUE(irq->wait(kTimeoutMs));
+  const auto* hdr = reinterpret_cast<const vbus_bridge_header*>(region->span().data());  // NOLINT
+  EXPECT_EQ(load(hdr->host_state), uint32_t{VBUS_STATE_RESET});
+  EXPECT_TRUE(g.host_left());
+}
+
+TEST_F(DaemonVenetTest, AGuestThatLeavesMakesTheHostRestart) {
+  Daemon d(config_);
+  ASSERT_TRUE(d.start());
+  std::thread loop([&] { EXPECT_TRUE(d.run()); });
+  auto c = ivshmem::Client::connect(config_.socket_path);
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_TRUE(c->handshake(config_.vectors, kTimeoutMs));
+  auto region = c->map_region();
+  ASSERT_TRUE(region);
+  SoftGuest g(
+      region->span(), [&c](uint32_t v) { (void)c->ring(ivshmem::kHostPeerId, v); },
+      c->vector(c->id(), VBUS_EVQ_VECTOR));
+  ASSERT_TRUE(g.handshake(kTimeoutMs));
+  auto dev = g.open(g.devices()->front().id);
+  ASSERT_TRUE(dev) << dev.error().message;
+  const auto* hdr = reinterpret_cast<const vbus_bridge_header*>(region->span().data());  // NOLINT
+  const uint32_t epoch = load(hdr->host_epoch);
+  EXPECT_EQ(load(hdr->host_state), uint32_t{VBUS_STATE_RUN});
+
+  c->close();  // QEMU went away
+  // The host stores the new epoch first, then READY (release).
+  for (int i = 0; i < kTimeoutMs && load(hdr->host_state) != VBUS_STATE_READY; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(load(hdr->host_epoch), epoch + 1);
+  EXPECT_EQ(load(hdr->host_state), uint32_t{VBUS_STATE_READY});
+
+  // A new QEMU process gets the region and can start over.
+  auto c2 = ivshmem::Client::connect(config_.socket_path);
+  ASSERT_TRUE(c2) << c2.error().message;
+  ASSERT_TRUE(c2->handshake(config_.vectors, kTimeoutMs));
+  auto region2 = c2->map_region();
+  ASSERT_TRUE(region2);
+  SoftGuest g2(
+      region2->span(), [&c2](uint32_t v) { (void)c2->ring(ivshmem::kHostPeerId, v); },
+      c2->vector(c2->id(), VBUS_EVQ_VECTOR));
+  auto hs = g2.handshake(kTimeoutMs);
+  ASSERT_TRUE(hs) << hs.error().message;
+  EXPECT_TRUE(g2.open(g2.devices()->front().id));
+
+  d.request_stop();
+  loop.join();
+}
+
+TEST_F(DaemonVenetTest, AMissingNamespaceFailsTheStart) {
+  config_.venet->netns = "avm-no-such-ns";
+  Daemon d(config_);
+  auto ok = d.start();
+  ASSERT_FALSE(ok);
+  EXPECT_EQ(ok.error().code, ENOENT);
+  EXPECT_FALSE(std::filesystem::exists(config_.socket_path));
+}
+
+TEST_F(DaemonVenetTest, AVenetNeedsTwoVectors) {
+  config_.vectors = 1;
+  Daemon d(config_);
+  EXPECT_EQ(d.start().error().code, EINVAL);
+}
+
+}  // namespace
+}  // namespace avm

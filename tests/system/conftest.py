@@ -10,6 +10,8 @@ Fixtures:
                    name="guest") -> started lib.guest.Guest; killed at teardown
   start_daemon     start_daemon(region_size="4M", vectors=4, name=..., socket=None,
                    extra_args=()) -> running lib.daemon.Daemon; stopped at teardown
+  module_log_dir   $AVM_BUILD/system/logs/<test module>/ (module scope)
+  module_tmp       a short private directory (module scope)
 """
 
 import re
@@ -93,3 +95,20 @@ def start_daemon(short_tmp, log_dir):
     yield start
     for d in daemons:
         d.stop()
+
+
+@pytest.fixture(scope="module")
+def module_log_dir(request):
+    """$AVM_BUILD/system/logs/<module>/ for module-scoped fixtures."""
+    d = env.LOG_DIR / Path(request.node.nodeid).stem
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    return d
+
+
+@pytest.fixture(scope="module")
+def module_tmp():
+    """A short private directory (UNIX sockets) for a module's fixtures."""
+    d = Path(tempfile.mkdtemp(prefix="avm-", dir="/tmp"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)

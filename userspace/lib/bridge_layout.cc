@@ -146,6 +146,7 @@ BridgeLayout::BridgeLayout(std::span<uint8_t> region, const BridgeConfig& config
                            uint64_t devices_offset)
     : region_(region),
       config_(config),
+      devtab_offset_(tables_for(config).devtab),
       alloc_(devices_offset, region.size() - devices_offset),
       slots_(config.devtab_slots) {}
 
@@ -155,7 +156,9 @@ vbus_bridge_header& BridgeLayout::header() const {
 
 vbus_dev_desc& BridgeLayout::slot(uint32_t i) const {
   AVM_CHECK(i < config_.devtab_slots);
-  const uint64_t off = header().devtab_offset + uint64_t{i} * sizeof(vbus_dev_desc);
+  // Our own offset, never the header's: the guest can rewrite the header
+  // (the fuzzer made the host write a slot outside the region that way).
+  const uint64_t off = devtab_offset_ + uint64_t{i} * sizeof(vbus_dev_desc);
   return *reinterpret_cast<vbus_dev_desc*>(region_.data() + off);  // NOLINT: laid out here
 }
 

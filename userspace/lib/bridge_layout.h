@@ -117,6 +117,7 @@ class BridgeLayout {
 
   std::span<uint8_t> region_;
   BridgeConfig config_;
+  uint64_t devtab_offset_;  // private: the header's copy is guest-writable
   AreaAllocator alloc_;
   std::vector<std::optional<DeviceInfo>> slots_;  // by device-table slot
   uint32_t next_id_ = 1;

@@ -178,6 +178,31 @@ TEST_F(BridgeLayoutTest, RemoveDeviceFreesSlotAndArea) {
   EXPECT_TRUE(bridge_->device_ids().empty());
 }
 
+// Found by tests/fuzz/bridge_fuzz: the host located device-table slots
+// through the header's devtab_offset, which the guest can overwrite, and
+// wrote a slot gigabytes past the region.  It must use its own offset.
+TEST_F(BridgeLayoutTest, HostIgnoresGuestWrittenDevtabOffset) {
+  const uint32_t devtab = bridge_->header().devtab_offset;
+  const QueueSpec queues[] = {{2, 64}};
+  for (uint32_t hostile : {0xfffff000U, 0U, devtab + 64}) {
+    bridge_->header().devtab_offset = hostile;
+    auto id = bridge_->add_device(VBUS_DEV_TYPE_VENET, 1, {}, queues, 1);
+    ASSERT_TRUE(id) << id.error().message;
+    const uint32_t slot = bridge_->device(*id)->slot;
+    const auto* d = reinterpret_cast<const vbus_dev_desc*>(  // NOLINT: the device table
+        region_->data() + devtab + uint64_t{slot} * sizeof(vbus_dev_desc));
+    EXPECT_EQ(d->id, *id);
+    EXPECT_EQ(d->state, uint32_t{VBUS_DEV_PRESENT});
+    ASSERT_TRUE(bridge_->mark_removing(*id));
+    EXPECT_EQ(d->state, uint32_t{VBUS_DEV_REMOVING});
+    ASSERT_TRUE(bridge_->remove_device(*id));
+    EXPECT_EQ(d->state, uint32_t{VBUS_DEV_EMPTY});
+    EXPECT_EQ(d->id, 0U);
+  }
+  // The header itself was not used as a slot.
+  EXPECT_EQ(bridge_->header().magic, VBUS_MAGIC);
+}
+
 TEST_F(BridgeLayoutTest, TableFull) {
   const QueueSpec queues[] = {{2, 64}};
   for (uint32_t i = 0; i < 32; i++) {

@@ -210,7 +210,9 @@ void BridgeRuntime::link_up(uint64_t guest_features) {
     }
   }
   vbus_bridge_header& h = layout_.header();
-  const uint64_t features = h.host_features & guest_features;
+  // What we offered from our own config: the header's host_features is
+  // guest-writable (the fuzzer negotiated bits the host never offered).
+  const uint64_t features = layout_.config().host_features & guest_features;
   std::atomic_ref<__u64>(h.features).store(features, std::memory_order_relaxed);
   store_host_state(VBUS_STATE_RUN);  // release: orders everything above
   evq_.set_enabled(true);

@@ -50,6 +50,16 @@ TEST_F(BridgeRuntimeTest, GuestWithoutFeaturesGetsNone) {
   EXPECT_EQ(guest_->negotiated_features(), 0U);
 }
 
+// Found by tests/fuzz/bridge_fuzz: the host ANDed the guest's features
+// with the header's host_features, which the guest can overwrite, so a
+// guest could negotiate bits the host never offered.
+TEST_F(BridgeRuntimeTest, GuestCannotWidenTheFeaturesTheHostOffered) {
+  std::atomic_ref<__u64>(header().host_features).store(~uint64_t{0}, std::memory_order_relaxed);
+  ASSERT_TRUE(guest_->handshake(5000, ~uint64_t{0}));
+  EXPECT_EQ(header().guest_features, ~uint64_t{0});
+  EXPECT_EQ(guest_->negotiated_features(), uint64_t{VBUS_F_HOTPLUG});
+}
+
 TEST_F(BridgeRuntimeTest, GuestReInitResetsTheLinkAndClosesDevices) {
   FakeDevice::Log& log = new_log();
   const uint32_t id = add_fake(&log);

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from . import env
 from .daemon import Daemon
@@ -32,6 +32,7 @@ PREFIX = 24
 MAC = "52:54:00:12:34:56"
 TAP = "avmtap0"
 VECTORS = 4
+VBUS_PCI_LINK_RUN = 3
 
 # What must never appear in a guest's kernel log (case matters: "not a
 # bug" in harmless boot messages is not a BUG).
@@ -85,7 +86,8 @@ class VenetLink:
 
     # -- lifecycle ---------------------------------------------------------
 
-    def start(self, mtu: int = 1500, region_size: str = "16M") -> "VenetLink":
+    def start(self, mtu: int = 1500, region_size: str = "16M",
+              extra_qemu_args: Sequence[str] = ()) -> "VenetLink":
         self.mtu = mtu
         self.ns = NetNs().create()
         self.daemon = Daemon(self.short_tmp / f"{self.name}.sock", region_size=region_size,
@@ -97,15 +99,22 @@ class VenetLink:
         self.ns.ip(f"addr add {NS_IP}/{PREFIX} dev {TAP}")
         self.ns.ip(f"link set {TAP} up")
         initrd = self.make_initramfs(venet_initramfs_spec(self.guest_tools))
-        self.guest = Guest(initrd, qemu_args=ivshmem_args(self.daemon.socket),
+        self.guest = Guest(initrd,
+                           qemu_args=ivshmem_args(self.daemon.socket) + list(extra_qemu_args),
                            log_path=self.log_dir / f"{self.name}.console.log")
         self.guest.start()
         self.guest.wait_ready()
         self.daemon.wait_log(r"guest INIT: link RUN")
+        self.configure_guest()
+        return self
+
+    def configure_guest(self) -> str:
+        """Find the vbus_enet interface (by MAC; its name may change after a
+        module reload), give it GUEST_IP and bring it up."""
         self.ifname = self.wait_interface()
         self.guest.run(f"ip addr add {GUEST_IP}/{PREFIX} dev {self.ifname} && "
                        f"ip link set {self.ifname} up", check=True)
-        return self
+        return self.ifname
 
     def stop(self) -> None:
         if self.guest:
@@ -140,6 +149,22 @@ class VenetLink:
             if time.monotonic() > deadline:
                 raise AssertionError(f"carrier never became {want}\n{self.guest.tail()}")
             time.sleep(0.2)
+
+    def wait_link_gone(self, timeout: float = 30) -> None:
+        """Until the guest has taken the venet link down: the bridge tears
+        its devices down when the host leaves RUN, so the interface either
+        vanished or has no carrier."""
+        deadline = time.monotonic() + timeout
+        while self.find_interface() and self.carrier() != "0":
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the venet link stayed up\n{self.guest.tail()}")
+            time.sleep(0.2)
+
+    def bridge_stats(self) -> Dict[str, int]:
+        """vbus_pci's /sys/bus/pci/devices/<bdf>/vbus_stats ("link" is
+        enum vbus_pci_link: 3 = RUN)."""
+        r = self.guest.run("cat /sys/bus/pci/devices/*/vbus_stats", check=True)
+        return {k: int(v) for k, v in re.findall(r"^(\w+) (\d+)$", r.output, re.M)}
 
     def ethtool_stats(self) -> Dict[str, int]:
         r = self.guest.run(f"ethtool -S {self.ifname}", check=True)

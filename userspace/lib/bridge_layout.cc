@@ -217,8 +217,10 @@ Result<uint32_t> BridgeLayout::add_device(uint32_t type, uint32_t abi_version,
   if (!config.empty()) {
     std::memcpy(a + info.layout.config_offset, config.data(), config.size());
   }
-  std::memcpy(a + info.layout.queues_offset, info.layout.queues.data(),
-              info.layout.queues.size() * sizeof(vbus_queue_desc));
+  if (!info.layout.queues.empty()) {  // memcpy from an empty vector's null data() is UB
+    std::memcpy(a + info.layout.queues_offset, info.layout.queues.data(),
+                info.layout.queues.size() * sizeof(vbus_queue_desc));
+  }
 
   vbus_dev_desc& d = slot(info.slot);
   d.id = info.id;

@@ -203,6 +203,22 @@ TEST_F(BridgeLayoutTest, HostIgnoresGuestWrittenDevtabOffset) {
   EXPECT_EQ(bridge_->header().magic, VBUS_MAGIC);
 }
 
+// Found by tests/fuzz/reader_fuzz under UBSan: a device without queues
+// made add_device memcpy from a null pointer (undefined even for 0 bytes).
+TEST_F(BridgeLayoutTest, DeviceWithoutQueues) {
+  const uint8_t config[] = {1, 2, 3};
+  auto id = bridge_->add_device(VBUS_DEV_TYPE_VENET, 1, config, {}, 1);
+  ASSERT_TRUE(id) << id.error().message;
+  auto h = read_header(region_->span());
+  ASSERT_TRUE(h);
+  auto d = read_device(region_->span(), *h, bridge_->device(*id)->slot);
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->num_queues, 0U);
+  EXPECT_EQ(d->config_size, 3U);
+  EXPECT_FALSE(guest_queue_view(region_->span(), *d, 0));
+  EXPECT_TRUE(bridge_->remove_device(*id));
+}
+
 TEST_F(BridgeLayoutTest, TableFull) {
   const QueueSpec queues[] = {{2, 64}};
   for (uint32_t i = 0; i < 32; i++) {

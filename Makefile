@@ -45,7 +45,7 @@ modules: deps
 		$(MAKE) -C modules KDIR=$(KDIR) BUILD=$(BUILD); \
 	fi
 
-check: all lint check-unit check-modules check-kernel-patches check-system
+check: all lint check-unit check-modules check-kernel-patches check-system check-packaging
 
 check-unit: userspace
 	ctest --test-dir $(US_BUILD) --output-on-failure $(CTEST_ARGS)
@@ -72,11 +72,16 @@ kernel-packages: deps
 # generated development key.
 #   make packages          dist/deb, dist/rpm (skipped when nothing changed)
 #   make repos             dist/repo/apt, dist/repo/rpm, dist/keys
-.PHONY: packages repos
+#   make check-packaging   lintian, rpmlint, signatures, apt install + DKMS in
+#                          a bookworm root, dnf --installroot, tampering
+.PHONY: packages repos check-packaging
 packages: deps
 	JOBS=$(JOBS) AVM_DIST=$(DIST) $(TOP)/packaging/build.sh packages
 repos: packages
 	AVM_DIST=$(DIST) $(TOP)/packaging/build.sh repos
+check-packaging: repos
+	AVM_DIST=$(DIST) $(PYTHON) -m pytest -v -p no:cacheprovider --durations=0 \
+		tests/packaging $(PYTEST_ARGS)
 
 check-system: userspace modules
 	$(PYTHON) -m pytest -v -p no:cacheprovider tests/system $(PYTEST_ARGS)

@@ -28,10 +28,12 @@ rm -rf "$top"
 mkdir -p "$top/SOURCES" "$top/SPECS"
 cp "$tarball" "$top/SOURCES/"
 
-# The %changelog is generated: VERSION is the one version source.
+# The version and the %changelog are filled in from VERSION (the one version
+# source), so the SRPM's spec rebuilds on its own (rpmbuild --rebuild).
 epoch=${SOURCE_DATE_EPOCH:-$(git -C "$AVM_TOP" log -1 --format=%ct 2>/dev/null || date +%s)}
 spec=$top/SPECS/alacrityvm.spec
 {
+	printf '%%global avm_version %s\n' "$AVM_VERSION"
 	cat "$AVM_PKG_DIR/rpm/alacrityvm.spec"
 	printf '%%changelog\n* %s %s <%s> - %s-1\n- AlacrityVM %s (changelog generated from VERSION).\n' \
 		"$(LC_ALL=C date -u -d "@$epoch" '+%a %b %d %Y')" \
@@ -41,7 +43,7 @@ spec=$top/SPECS/alacrityvm.spec
 
 SOURCE_DATE_EPOCH=$epoch rpmbuild -ba --nodeps \
 	--define "_topdir $top" \
-	--define "avm_version $AVM_VERSION" \
+	--define "packager ${DEBFULLNAME:-AlacrityVM developers} <${DEBEMAIL:-dev@alacrityvm.example}>" \
 	--define "_smp_build_ncpus ${JOBS:-$(nproc)}" \
 	"$spec" >"$top/build.log" 2>&1 || {
 	tail -n 40 "$top/build.log" >&2

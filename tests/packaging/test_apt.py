@@ -1,0 +1,159 @@
+"""apt in a fresh Debian bookworm root (mmdebstrap, cached tarball): the
+signed file:// repository is configured the way a user does it (the archive
+key in /usr/share/keyrings, a deb822 .sources with Signed-By), signature
+checking on, and `apt install alacrityvm alacrityvm-guest-dkms` works; DKMS
+builds the guest modules for Debian's 6.1 kernel in the root; the dracut
+module puts them in an initramfs.  A changed .deb, a changed InRelease and a
+repository signed by another key are rejected."""
+
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import DIST, HERE, VERSION, WORK, run, tamper
+
+SOURCES = """Types: deb
+URIs: file://{uri}
+Suites: bookworm
+Components: main
+Signed-By: {keyring}
+"""
+KEYRING = "/usr/share/keyrings/alacrityvm-archive-keyring.gpg"
+
+
+@pytest.fixture(scope="module")
+def root():
+    tarball = subprocess.run([HERE / "rootfs.sh"], check=True, text=True,
+                             stdout=subprocess.PIPE).stdout.strip()
+    root = WORK / "root"
+    if root.exists():
+        run(["rm", "-rf", "--one-file-system", root])
+    root.mkdir(parents=True)
+    run(["tar", "--numeric-owner", "-xf", tarball, "-C", root])
+    # the repository, the key and the source, as a user would set them up
+    shutil.copytree(DIST / "repo" / "apt", root / "srv/alacrityvm/apt")
+    shutil.copy(DIST / "keys" / "alacrityvm-archive-keyring.gpg", root / KEYRING.lstrip("/"))
+    (root / "etc/apt/sources.list.d/alacrityvm.sources").write_text(
+        SOURCES.format(uri="/srv/alacrityvm/apt", keyring=KEYRING))
+    return root
+
+
+def chroot(root, script, check=True, timeout=900):
+    return run([HERE / "chroot.sh", root, "/bin/bash", "-euo", "pipefail", "-c", script],
+               check=check, timeout=timeout)
+
+
+def kernel_release(root):
+    out = chroot(root, "dpkg-query -W -f='${Depends}' linux-headers-amd64").stdout
+    import re
+    return re.search(r"linux-headers-(\d\S*-amd64)", out).group(1)
+
+
+def test_apt_install(root):
+    out = chroot(root, """
+        apt-get update -q -o APT::Update::Error-Mode=any
+        apt-get install -y -q --no-install-recommends \
+            alacrityvm alacrityvm-guest-dkms alacrityvm-dracut alacrityvm-archive-keyring
+        dpkg-query -W alacrityvm alacrityvm-guest-dkms alacrityvm-dracut \
+            alacrityvm-archive-keyring
+        alacrityvmd --version
+    """)
+    print(out.stdout[-3000:])
+    for pkg in ("alacrityvm", "alacrityvm-guest-dkms", "alacrityvm-dracut",
+                "alacrityvm-archive-keyring"):
+        assert f"{pkg}\t{VERSION}" in out.stdout
+    assert out.stdout.rstrip().endswith(VERSION)
+
+
+def test_dkms_built_for_debian_kernel(root):
+    kver = kernel_release(root)
+    assert kver.startswith("6.1.")
+    out = chroot(root, f"""
+        dkms status alacrityvm-guest/{VERSION}
+        # run by the package's postinst already; idempotent
+        dkms install alacrityvm-guest/{VERSION} -k {kver} >/dev/null || true
+        for m in vbus_pci vbus_enet; do
+            f=$(modinfo -k {kver} -n $m)
+            echo "$m $f $(modinfo -F vermagic "$f")| signer: $(modinfo -F signer "$f")"
+        done
+    """)
+    print(out.stdout)
+    assert f"alacrityvm-guest/{VERSION}, {kver}, x86_64: installed" in out.stdout
+    for mod in ("vbus_pci", "vbus_enet"):
+        assert f"{mod} /lib/modules/{kver}/updates/dkms/{mod}.ko {kver} SMP" in out.stdout
+    # bookworm's DKMS signs what it builds with its own MOK key
+    assert "signer: DKMS module signing key" in out.stdout
+
+
+def test_dracut_puts_modules_in_initramfs(root):
+    kver = kernel_release(root)
+    out = chroot(root, f"""
+        dracut --quiet --force --no-hostonly --no-compress --modules alacrityvm \
+            --kver {kver} /tmp/initrd.img 2>/dev/null
+        lsinitrd /tmp/initrd.img | grep -E 'vbus_(pci|enet)\\.ko'
+    """)
+    print(out.stdout)
+    assert "vbus_pci.ko" in out.stdout and "vbus_enet.ko" in out.stdout
+
+
+def isolated_apt(name, uri, keyring=KEYRING):
+    """apt options and a sources file of their own, so a test repository
+    never touches the root's configured sources or lists."""
+    base = f"/tmp/apt-{name}"
+    return f"""
+        rm -rf {base}; mkdir -p {base}/lists/partial {base}/archives/partial
+        cat >{base}/test.sources <<'SOURCES'
+{SOURCES.format(uri=uri, keyring=keyring)}SOURCES
+        opts=(-o Dir::Etc::SourceList={base}/test.sources -o Dir::Etc::SourceParts=-
+              -o Dir::State::Lists={base}/lists -o Dir::Cache::Archives={base}/archives
+              -o APT::Update::Error-Mode=any -q)
+    """
+
+
+def copy_repo(root, name):
+    dest = root / "srv" / name
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(DIST / "repo" / "apt", dest)
+    return dest
+
+
+def test_tampered_deb_rejected(root):
+    repo = copy_repo(root, "tampered-deb")
+    deb = next(repo.glob("pool/main/alacrityvm-dracut_*.deb"))
+    tamper(deb)
+    out = chroot(root, isolated_apt("deb", "/srv/tampered-deb") + """
+        apt-get "${opts[@]}" update
+        if apt-get "${opts[@]}" install -y --reinstall alacrityvm-dracut; then
+            echo INSTALLED; fi
+    """)
+    print(out.stdout[-2000:])
+    assert "INSTALLED" not in out.stdout
+    assert "Hash Sum mismatch" in out.stdout or "Size mismatch" in out.stdout
+
+
+def test_tampered_inrelease_rejected(root):
+    repo = copy_repo(root, "tampered-inrelease")
+    tamper(repo / "dists/bookworm/InRelease", b"SHA256:")
+    out = chroot(root, isolated_apt("inrelease", "/srv/tampered-inrelease") + """
+        if apt-get "${opts[@]}" update; then echo UPDATED; fi
+        echo POLICY
+        apt-cache "${opts[@]}" policy alacrityvm-dracut
+    """)
+    print(out.stdout[-2000:])
+    assert "UPDATED" not in out.stdout
+    assert "BADSIG" in out.stdout or "signatures were invalid" in out.stdout
+    # nothing from that repository is offered
+    assert "tampered-inrelease" not in out.stdout.split("POLICY")[1]
+
+
+def test_other_key_rejected(root):
+    """The right repository with Signed-By naming another key (Debian's)."""
+    out = chroot(root, isolated_apt(
+        "otherkey", "/srv/alacrityvm/apt",
+        keyring="/usr/share/keyrings/debian-archive-keyring.gpg") + """
+        if apt-get "${opts[@]}" update; then echo UPDATED; fi
+    """)
+    print(out.stdout[-2000:])
+    assert "UPDATED" not in out.stdout
+    assert "NO_PUBKEY" in out.stdout or "is not signed" in out.stdout

@@ -7,7 +7,7 @@ set -euo pipefail
 
 usage() {
 	cat <<EOF
-usage: ${0##*/} [-t deb|rpm|all] [-f]
+usage: ${0##*/} [-t deb|rpm|all] [-f] [-n]
 
 Applies kernel-patches/6.1 to a fresh copy of linux-source-6.1, configures
 it as a KVM guest kernel (defconfig + kvm_guest.config + alacrityvm.config,
@@ -15,10 +15,13 @@ LOCALVERSION $LOCALVERSION) and builds packages with the kernel's own
 targets into \$DIST/kernel/:
 
   deb   make bindeb-pkg   linux-image, linux-headers, linux-libc-dev .debs
-  rpm   make \$RPM_TARGET  kernel, kernel-headers, kernel-devel .rpms
-        (rpm-pkg: from a source tarball, also a .src.rpm)
+  rpm   make \$RPM_TARGET  rpm-pkg: kernel, kernel-headers, kernel-devel
+        .rpms and a .src.rpm, built from a source tarball;
+        binrpm-pkg: kernel and kernel-headers .rpms
 
-Every package set is checked to contain vbus_pci.ko and vbus_enet.ko.
+Every package set is checked to contain vbus_pci.ko and vbus_enet.ko,
+and the .deb's kernel is booted in QEMU with those drivers talking to a
+fake host (boot-test.sh; -n skips it).
 A full kernel build takes long (about an hour on 2 busy cores; rpm-pkg
 runs 'make clean' and builds everything again inside rpmbuild).  When
 the stamp in \$DIST/kernel matches the series and this script, nothing is
@@ -26,6 +29,7 @@ rebuilt.
 
   -t WHAT   deb, rpm or all (default: all)
   -f        rebuild even when the stamp matches
+  -n        no boot test
   -h        this help
 
 Environment: JOBS (default nproc), DIST (default dist/), RPM_TARGET
@@ -39,10 +43,12 @@ RPM_TARGET=${RPM_TARGET:-rpm-pkg}
 DIST=${DIST:-$AVM_TOP/dist}
 what=all
 force=0
-while getopts t:fh opt; do
+boot=1
+while getopts t:fnh opt; do
 	case $opt in
 	t) what=$OPTARG ;;
 	f) force=1 ;;
+	n) boot=0 ;;
 	h) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -134,5 +140,8 @@ shopt -s nullglob
 pkgs=("$OUT"/*.deb "$OUT"/*.rpm)
 ((${#pkgs[@]} > 0)) || die "no packages were built"
 (cd "$OUT" && sha256sum -- "${pkgs[@]##*/}" >SHA256SUMS)
+if [[ $what != rpm ]] && ((boot)); then
+	"$KP_DIR/boot-test.sh" "$(find "$OUT" -name "linux-image-${krel}_*.deb" | head -n 1)"
+fi
 printf '%s\n' "$stamp" >"$OUT/.stamp"
 info "${#pkgs[@]} packages in ${OUT#"$AVM_TOP"/} ($(($(now) - started)) s)"

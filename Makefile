@@ -45,7 +45,8 @@ modules: deps
 		$(MAKE) -C modules KDIR=$(KDIR) BUILD=$(BUILD); \
 	fi
 
-check: all lint check-unit check-modules check-kernel-patches check-system check-packaging
+check: all lint check-unit check-modules check-kernel-patches check-system check-packaging \
+	check-fuzz check-asan
 
 check-unit: userspace
 	ctest --test-dir $(US_BUILD) --output-on-failure $(CTEST_ARGS)
@@ -82,6 +83,32 @@ repos: packages
 check-packaging: repos
 	AVM_DIST=$(DIST) $(PYTHON) -m pytest -v -p no:cacheprovider --durations=0 \
 		tests/packaging $(PYTEST_ARGS)
+
+# tests/fuzz: libFuzzer targets and sanitizers (docs/security.md)
+#   make fuzz          each fuzz target for FUZZ_SECONDS (default 60); the
+#                      corpus grows in build/fuzz/work
+#   make check-fuzz    replay the seed corpora, then FUZZ_CHECK_SECONDS
+#                      (default 10) of fuzzing per target
+#   make check-asan    the whole userspace with ASan+UBSan (gcc) in
+#                      build/asan, and all of ctest there
+FUZZ_BUILD := $(BUILD)/fuzz
+ASAN_BUILD := $(BUILD)/asan
+FUZZ_SECONDS ?= 60
+FUZZ_CHECK_SECONDS ?= 10
+.PHONY: fuzz fuzz-build check-fuzz check-asan
+fuzz-build: deps
+	cmake -S $(TOP) -B $(FUZZ_BUILD) -DAVM_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target avm_fuzzers
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(TOP)/tests/fuzz/run.sh fuzz $(FUZZ_BUILD)
+check-fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS) $(TOP)/tests/fuzz/run.sh check $(FUZZ_BUILD)
+check-asan: deps
+	cmake -S $(TOP) -B $(ASAN_BUILD) -DAVM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+		-DCMAKE_C_FLAGS_DEBUG="-g -O1" -DCMAKE_CXX_FLAGS_DEBUG="-g -O1"
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure $(CTEST_ARGS)
 
 check-system: userspace modules
 	$(PYTHON) -m pytest -v -p no:cacheprovider tests/system $(PYTEST_ARGS)

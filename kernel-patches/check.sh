@@ -77,6 +77,7 @@ regen=$W/regenerated
 rm -rf "$regen"
 "$KP_DIR/generate.sh" -o "$regen" 2>"$LOGS/generate.log" ||
 	die "generate.sh failed: $(cat "$LOGS/generate.log")"
+grep 'warning' "$LOGS/generate.log" >&2 || true	# e.g. modules/host/ not in it
 if ! diff -ru "$KP_SERIES_DIR" "$regen" >"$LOGS/drift.diff"; then
 	head -n 60 "$LOGS/drift.diff" >&2
 	die "kernel-patches/6.1 is stale: modules/ or kernel-patches/src changed." \

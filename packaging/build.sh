@@ -3,7 +3,9 @@
 # in order and skips them when their inputs have not changed (a stamp holds
 # the digest of the inputs), so a second `make` does no work.
 #
-#   packages: keys.sh -> source.sh -> deb.sh + rpm.sh     (dist/deb, dist/rpm)
+#   packages: keys.sh -> source.sh -> deb.sh + rpm.sh + modules.sh
+#             (dist/deb, dist/rpm; modules.sh: the signed prebuilt modules for
+#             Debian's current kernel, alacrityvm-modules-KVER)
 #   repos:    repos.sh                                    (dist/repo/{apt,rpm})
 set -euo pipefail
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
@@ -14,8 +16,10 @@ usage: ${0##*/} [-f] packages|repos...
 
   -f    rebuild even if the inputs did not change
 
-Environment: AVM_BUILD, AVM_DIST, GNUPGHOME + AVM_SIGNING_KEY (signing key;
-default: a generated development key), AVM_REPO_URL, AVM_SOURCE, JOBS.
+Environment: AVM_BUILD, AVM_DIST, GNUPGHOME + AVM_SIGNING_KEY (package and
+repository signing key), AVM_MODULE_KEY + AVM_MODULE_CERT (module signing
+key); without them development keys are generated.  AVM_REPO_URL,
+AVM_SOURCE, AVM_KVER, JOBS.
 See docs/packaging.md.
 USAGE
 }
@@ -47,15 +51,18 @@ packages() {
 	"$AVM_PKG_DIR/source.sh"
 	local digest
 	digest=$(cd "$AVM_PKG_BUILD/src" && mapfile -d '' -t f < <(find . -type f -print0 | sort -z) &&
-		digest_of "${f[@]}")
+		{ digest_of "${f[@]}"; "$AVM_TOP/scripts/kernel-version.sh"; echo "${AVM_MODULE_CERT:-dev}"; } |
+		sha256sum | cut -d' ' -f1)
 	if up_to_date packages "$digest" && compgen -G "$AVM_DIST/deb/*.deb" >/dev/null &&
-		compgen -G "$AVM_DIST/rpm/*.rpm" >/dev/null; then
+		compgen -G "$AVM_DIST/rpm/*.rpm" >/dev/null &&
+		compgen -G "$AVM_DIST/deb/alacrityvm-modules-*.deb" >/dev/null; then
 		info "packages up to date"
 		return
 	fi
 	rm -f "$AVM_PKG_BUILD/packages.stamp"
 	timed deb "$AVM_PKG_DIR/deb.sh"
 	timed rpm "$AVM_PKG_DIR/rpm.sh"
+	timed modules "$AVM_PKG_DIR/modules.sh"
 	echo "$digest" >"$AVM_PKG_BUILD/packages.stamp"
 }
 

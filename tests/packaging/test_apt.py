@@ -8,6 +8,7 @@ repository signed by another key are rejected."""
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -24,19 +25,36 @@ KEYRING = "/usr/share/keyrings/alacrityvm-archive-keyring.gpg"
 
 @pytest.fixture(scope="module")
 def root():
-    tarball = subprocess.run([HERE / "rootfs.sh"], check=True, text=True,
-                             stdout=subprocess.PIPE).stdout.strip()
+    tarball = Path(subprocess.run([HERE / "rootfs.sh"], check=True, text=True,
+                                  stdout=subprocess.PIPE).stdout.strip())
+    # The root lives in a tmpfs for the tests of this module: unpacking is
+    # quick and removing it is an unmount (deleting ~1 GB of small files on
+    # a busy disk took longer than all the tests).
     root = WORK / "root"
+    if subprocess.run(["mountpoint", "-q", root], check=False).returncode == 0:
+        run(["umount", "--lazy", root])
     if root.exists():
         run(["rm", "-rf", "--one-file-system", root])
     root.mkdir(parents=True)
+    run(["mount", "-t", "tmpfs", "-o", "size=4g,mode=755", "avm-test-root", root])
     run(["tar", "--numeric-owner", "-xf", tarball, "-C", root])
+    # Debian packages fetched by earlier runs (kernel image, libraries), so
+    # that a rerun downloads nothing; ours are never cached.
+    archives = tarball.parent / "archives"
+    archives.mkdir(exist_ok=True)
+    for deb in archives.glob("*.deb"):
+        shutil.copy(deb, root / "var/cache/apt/archives")
     # the repository, the key and the source, as a user would set them up
     shutil.copytree(DIST / "repo" / "apt", root / "srv/alacrityvm/apt")
     shutil.copy(DIST / "keys" / "alacrityvm-archive-keyring.gpg", root / KEYRING.lstrip("/"))
     (root / "etc/apt/sources.list.d/alacrityvm.sources").write_text(
         SOURCES.format(uri="/srv/alacrityvm/apt", keyring=KEYRING))
-    return root
+    yield root
+    for deb in (root / "var/cache/apt/archives").glob("*.deb"):
+        if not deb.name.startswith("alacrityvm") and not (archives / deb.name).exists():
+            shutil.copy(deb, archives)
+    run(["umount", root])
+    root.rmdir()
 
 
 def chroot(root, script, check=True, timeout=900):
@@ -157,3 +175,25 @@ def test_other_key_rejected(root):
     print(out.stdout[-2000:])
     assert "UPDATED" not in out.stdout
     assert "NO_PUBKEY" in out.stdout or "is not signed" in out.stdout
+
+
+def test_prebuilt_modules_install(root):
+    """alacrityvm-modules-KVER installs from the repository (with Debian's
+    kernel image it depends on), replacing the DKMS package, and its modules
+    are the ones modprobe would load: signed by the AlacrityVM key."""
+    kver = kernel_release(root)
+    # INITRD=No: the kernel image's hook skips building its initramfs (not
+    # what is tested here, and the slowest part of installing it)
+    out = chroot(root, f"""
+        INITRD=No apt-get install -y -q --no-install-recommends alacrityvm-modules-{kver}
+        dpkg-query -W -f='${{db:Status-Abbrev}} ${{Package}}\\n' alacrityvm-guest-dkms || true
+        for m in vbus_pci vbus_enet; do
+            f=$(modinfo -k {kver} -n $m)
+            echo "$m $f | signer: $(modinfo -F signer "$f")"
+        done
+    """, timeout=900)
+    print(out.stdout[-3000:])
+    for mod in ("vbus_pci", "vbus_enet"):
+        assert f"{mod} /lib/modules/{kver}/updates/alacrityvm/{mod}.ko | signer: " \
+            "AlacrityVM" in out.stdout
+    assert "ii  alacrityvm-guest-dkms" not in out.stdout

@@ -19,12 +19,12 @@ void store_release(T& v, T x) {
 
 vbus_evq_header* evq_header(const BridgeLayout& l) {
   // NOLINTNEXTLINE: laid out by BridgeLayout, 64-byte aligned
-  return reinterpret_cast<vbus_evq_header*>(l.region().data() + l.header().evq_offset);
+  return reinterpret_cast<vbus_evq_header*>(l.region().data() + l.evq_offset());
 }
 
 vbus_call_slot* call_slots(const BridgeLayout& l) {
   // NOLINTNEXTLINE: laid out by BridgeLayout, 64-byte aligned
-  return reinterpret_cast<vbus_call_slot*>(l.region().data() + l.header().call_offset);
+  return reinterpret_cast<vbus_call_slot*>(l.region().data() + l.call_offset());
 }
 
 // A device error code as a call status: a positive errno below 4096.
@@ -56,8 +56,10 @@ BridgeRuntime::BridgeRuntime(BridgeLayout layout, EventLoop& loop,
     : layout_(std::move(layout)),
       loop_(loop),
       doorbells_(doorbells),
-      evq_(evq_header(layout_), layout_.header().evq_entries),
-      calls_(call_slots(layout_), layout_.header().call_slots, evq_,
+      // Sizes and offsets from the host's own config, never from the
+      // header: a running guest (kept region) can rewrite it meanwhile.
+      evq_(evq_header(layout_), layout_.config().evq_entries),
+      calls_(call_slots(layout_), layout_.config().call_slots, evq_,
              [this](const CallRequest& r) { return dispatch(r); }),
       epoch_(layout_.config().host_epoch),
       self_(std::make_shared<BridgeRuntime*>(this)) {}

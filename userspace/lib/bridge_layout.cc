@@ -154,6 +154,14 @@ vbus_bridge_header& BridgeLayout::header() const {
   return *reinterpret_cast<vbus_bridge_header*>(region_.data());  // NOLINT: laid out here
 }
 
+uint64_t BridgeLayout::evq_offset() const {
+  return tables_for(config_).evq;
+}
+
+uint64_t BridgeLayout::call_offset() const {
+  return tables_for(config_).call;
+}
+
 vbus_dev_desc& BridgeLayout::slot(uint32_t i) const {
   AVM_CHECK(i < config_.devtab_slots);
   // Our own offset, never the header's: the guest can rewrite the header

@@ -106,6 +106,10 @@ class BridgeLayout {
 
   vbus_bridge_header& header() const;
   const BridgeConfig& config() const { return config_; }
+  // Where the event queue header and the call channel are: private
+  // copies, never read back from the guest-writable header.
+  uint64_t evq_offset() const;
+  uint64_t call_offset() const;
   uint64_t devices_offset() const { return alloc_.base(); }
   const AreaAllocator& allocator() const { return alloc_; }
   std::span<uint8_t> region() const { return region_; }

@@ -203,6 +203,20 @@ TEST_F(BridgeLayoutTest, HostIgnoresGuestWrittenDevtabOffset) {
   EXPECT_EQ(bridge_->header().magic, VBUS_MAGIC);
 }
 
+// The runtime finds the event queue and the call channel through these,
+// not through the header a running guest can rewrite.
+TEST_F(BridgeLayoutTest, TableOffsetsArePrivateCopies) {
+  vbus_bridge_header& h = bridge_->header();
+  EXPECT_EQ(bridge_->evq_offset(), h.evq_offset);
+  EXPECT_EQ(bridge_->call_offset(), h.call_offset);
+  const uint64_t evq = h.evq_offset;
+  const uint64_t call = h.call_offset;
+  h.evq_offset = 0xffffffc0;
+  h.call_offset = 0;
+  EXPECT_EQ(bridge_->evq_offset(), evq);
+  EXPECT_EQ(bridge_->call_offset(), call);
+}
+
 // Found by tests/fuzz/reader_fuzz under UBSan: a device without queues
 // made add_device memcpy from a null pointer (undefined even for 0 bytes).
 TEST_F(BridgeLayoutTest, DeviceWithoutQueues) {

@@ -83,6 +83,7 @@ def test_tampered_rpm_rejected(scratch):
     out = dnf(scratch, "install", "alacrityvm-release", repo=repo, check=False)
     print(out.stdout)
     assert out.returncode != 0
+    assert "incorrect checksum" in out.stdout or "GPG check FAILED" in out.stdout
     assert not (scratch / "root/etc/yum.repos.d/alacrityvm.repo").exists()
 
 

@@ -250,7 +250,9 @@ Result<CallResult> SoftGuest::call_raw(uint32_t op, uint32_t dev_id, uint32_t re
   write_once(s.dev_id, dev_id);
   write_once(s.req_len, req_len);
   std::memset(s.req_data, 0, sizeof s.req_data);
-  std::memcpy(s.req_data, data.data(), std::min<size_t>(data.size(), sizeof s.req_data));
+  if (!data.empty()) {  // an empty span's data() may be null: UB for memcpy
+    std::memcpy(s.req_data, data.data(), std::min<size_t>(data.size(), sizeof s.req_data));
+  }
   // Release: the request before req_seq; pairs with the host's acquire.
   std::atomic_ref<uint32_t>(s.req_seq).store(seq, std::memory_order_release);
   doorbell_(VBUS_BRIDGE_VECTOR);

@@ -9,16 +9,17 @@
 #   to BUILD_DIR/artifacts/<target>-crash-*; add them to corpus/<target>
 #   as regress-<what> once fixed.
 #   environment: FUZZ_SECONDS (default 60 for fuzz, 10 for check),
-#                FUZZ_ARGS (extra libFuzzer flags, e.g. -jobs=2 -workers=2)
+#                FUZZ_ARGS (extra libFuzzer flags, e.g. -jobs=2 -workers=2;
+#                the jobs log to BUILD_DIR/logs/fuzz-N.log)
 set -euo pipefail
 
 usage() {
-	sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 mode=${1:-}
 build=${2:-}
-[[ $mode == fuzz || $mode == check ]] && [[ -n $build ]] || usage
+if [[ $mode != fuzz && $mode != check ]] || [[ -z $build ]]; then usage; fi
 shift 2
 here=$(dirname "$(readlink -f "$0")")
 build=$(readlink -f "$build")
@@ -51,9 +52,10 @@ for t in "${targets[@]}"; do
 	fi
 	mkdir -p "$work"
 	status=0
-	"$bin" -max_total_time="$seconds" -print_final_stats=1 \
+	# From the log directory: with -jobs, libFuzzer writes fuzz-N.log there.
+	(cd "$build/logs" && "$bin" -max_total_time="$seconds" -print_final_stats=1 \
 		-artifact_prefix="$build/artifacts/$t-" "${extra[@]}" \
-		"$work" "$seeds" >>"$log" 2>&1 || status=$?
+		"$work" "$seeds") >>"$log" 2>&1 || status=$?
 	execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -n 1 | grep -o '[0-9]*$' || true)
 	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 || true)
 	if ((status != 0)); then

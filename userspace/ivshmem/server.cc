@@ -9,7 +9,7 @@
 #include <array>
 #include <cerrno>
 
-#include "ivshmem/errno_text.h"
+#include "lib/error.h"
 
 namespace avm::ivshmem {
 

@@ -8,6 +8,12 @@
 
 namespace avm {
 
+std::string errno_text(int err) {
+  // glibc's strerrordesc_np() returns a constant string: no shared buffer.
+  const char* text = ::strerrordesc_np(err);
+  return text != nullptr ? text : "error " + std::to_string(err);
+}
+
 tl::unexpected<Error> make_error(int code, std::string message) {
   return tl::unexpected<Error>(Error{code, std::move(message)});
 }
@@ -15,7 +21,7 @@ tl::unexpected<Error> make_error(int code, std::string message) {
 tl::unexpected<Error> errno_error(int err, std::string_view what) {
   std::string msg(what);
   msg += ": ";
-  msg += std::strerror(err);  // NOLINT(concurrency-mt-unsafe): message only
+  msg += errno_text(err);
   return make_error(err, std::move(msg));
 }
 

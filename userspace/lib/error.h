@@ -31,6 +31,10 @@ using Status = Result<void>;
 // Error{code, message}, wrapped for returning from a Result function.
 tl::unexpected<Error> make_error(int code, std::string message);
 
+// The description of an errno value ("No such file or directory"), safe to
+// call from any thread (strerror() is not).
+std::string errno_text(int err);
+
 // Error from the current errno: "what: strerror(errno)".  Reads errno first.
 tl::unexpected<Error> errno_error(std::string_view what);
 

@@ -35,10 +35,9 @@ class Server {
  public:
   using Source = std::function<std::vector<Family>()>;
 
-  // @listen: "unix:/path" (created 0660, an existing socket file is
-  // replaced) or "127.0.0.1:PORT" / "[::1]:PORT"; any non-loopback address
-  // is EINVAL.  @source is called on the thread that calls
-  // handle_events().
+  // @listen: "unix:/path" (created 0660; a stale socket file is replaced,
+  // one a live server listens on is EADDRINUSE) or "127.0.0.1:PORT" / "[::1]:PORT"; any
+  // non-loopback address is EINVAL.  @source is called on the thread that calls handle_events().
   static Result<std::unique_ptr<Server>> create(const std::string& listen, Source source);
   ~Server();
   Server(const Server&) = delete;
@@ -49,6 +48,10 @@ class Server {
   // 404/405/400 otherwise.  Never blocks, never throws.
   int fd() const;
   void handle_events();
+
+  // Where it listens: "unix:/path", or "127.0.0.1:PORT" with the bound
+  // port (so "127.0.0.1:0" picks a free one).
+  const std::string& address() const;
 
  private:
   struct Impl;

@@ -14,9 +14,18 @@ std::optional<int> parse_options(int argc, char** argv, DaemonOptions& out) {
   app.set_version_flag("--version", std::string("alacrityvmd ") + AVM_VERSION_STRING);
   std::string region_size = "4M";
   std::string mode = "0600";
+  app.add_option(
+      "--config", out.config_file,
+      std::string("configuration file (default ") + kDefaultConfigFile + "; none in legacy mode)");
+  app.add_option("--control-socket", out.control_socket, "JSON-RPC control socket");
+  app.add_option("--state-dir", out.state_dir, "where API-created objects are kept");
+  app.add_flag("--check-config", out.check_config, "validate the configuration file and exit");
+  app.add_flag("--takeover", out.takeover,
+               "take the instances of the daemon on the control socket over without resetting "
+               "their guests");
   app.add_option("--socket", out.config.socket_path,
-                 "UNIX socket QEMU connects to (-chardev socket,path=...)")
-      ->required();
+                 "legacy mode: one instance \"default\" on this UNIX socket QEMU connects to "
+                 "(-chardev socket,path=...)");
   app.add_option("--socket-mode", mode, "permissions of the socket, octal")->capture_default_str();
   app.add_option("--region-size", region_size,
                  "shared memory size, a power of two (e.g. 1M, 4M, 16M)")
@@ -63,7 +72,7 @@ std::optional<int> parse_options(int argc, char** argv, DaemonOptions& out) {
       (void)std::fprintf(stderr, "alacrityvmd: --venet: %s\n", v.error().message.c_str());
       return 2;
     }
-    out.config.venet = std::move(*v);
+    out.venet = std::move(*v);
   }
   return std::nullopt;
 }

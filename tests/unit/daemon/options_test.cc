@@ -50,9 +50,28 @@ TEST(Options, VersionAndHelpExitZero) {
   EXPECT_EQ(parse({"--help"}, o), 0);
 }
 
+TEST(Options, ServiceModeNeedsNoSocket) {
+  DaemonOptions o;
+  ASSERT_EQ(parse({"--config", "/tmp/a.conf", "--control-socket", "/tmp/c.sock", "--state-dir",
+                   "/tmp/st", "--check-config", "--takeover"},
+                  o),
+            -1);
+  EXPECT_FALSE(o.legacy());
+  EXPECT_EQ(o.config_file, "/tmp/a.conf");
+  EXPECT_EQ(o.control_socket, "/tmp/c.sock");
+  EXPECT_EQ(o.state_dir, "/tmp/st");
+  EXPECT_TRUE(o.check_config);
+  EXPECT_TRUE(o.takeover);
+  DaemonOptions legacy;
+  ASSERT_EQ(parse({"--socket", "s", "--venet", "tap=t0"}, legacy), -1);
+  EXPECT_TRUE(legacy.legacy());
+  ASSERT_TRUE(legacy.venet);
+  EXPECT_EQ(legacy.venet->config.tap_name, "t0");
+}
+
 TEST(Options, UsageErrors) {
   DaemonOptions o;
-  EXPECT_NE(parse({}, o), -1);  // --socket is required
+  EXPECT_EQ(parse({"--venet", "tap=a,bogus=1"}, o), 2);
   EXPECT_EQ(parse({"--socket", "s", "--region-size", "lots"}, o), 2);
   EXPECT_EQ(parse({"--socket", "s", "--socket-mode", "rw"}, o), 2);
   EXPECT_EQ(parse({"--socket", "s", "--socket-mode", "0999"}, o), 2);

@@ -1,26 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
-// The daemon in-process with a venet device whose TAP it creates in a
+// An instance in-process with a venet device whose TAP is created in a
 // network namespace of the test's own, the ivshmem test client as QEMU
 // and the software guest as the guest kernel: the device shows up, the
-// guest's interrupts arrive on its vector-0 eventfd, SIGUSR1/SIGUSR2 move
-// the host link, SIGTERM + stop() reset the bridge, a guest that leaves
-// makes the host restart with a new epoch.  Nothing is sent on the TAP.
+// guest's interrupts arrive on its vector-0 eventfd, set_link() moves the
+// host link, stop() resets the bridge, a guest that leaves makes the host
+// restart with a new epoch, devices attach and detach at run time and
+// need a free vector.  Nothing is sent on the TAP.
 #include <gtest/gtest.h>
 #include <linux/vbus.h>
 #include <linux/vbus_venet.h>
-#include <pthread.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <thread>
 
 #include "bridge/soft_guest.h"
-#include "daemon/daemon.h"
+#include "daemon/instance.h"
+#include "daemon/tap_netns.h"
+#include "daemon/venet_option.h"
 #include "ivshmem/client.h"
 #include "lib/unique_fd.h"
 
@@ -38,7 +38,7 @@ uint32_t load(const uint32_t& v) {
   return std::atomic_ref<const uint32_t>(v).load(std::memory_order_acquire);
 }
 
-class DaemonVenetTest : public ::testing::Test {
+class InstanceVenetTest : public ::testing::Test {
  protected:
   void SetUp() override {
     char tmpl[] = "/tmp/avm-dv-XXXXXX";
@@ -52,45 +52,40 @@ class DaemonVenetTest : public ::testing::Test {
     config_.vectors = 4;
     auto v = parse_venet_option("tap=avmut0,mac=02:11:22:33:44:55,mtu=9000,netns=" + ns_);
     ASSERT_TRUE(v) << v.error().message;
-    config_.venet = *v;
-    // The signals the daemon reads, blocked before any thread starts.
-    sigemptyset(&mask_);
-    for (int sig : {SIGTERM, SIGUSR1, SIGUSR2, SIGQUIT}) {
-      sigaddset(&mask_, sig);
-    }
-    ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &mask_, &old_mask_), 0);
-    signals_.reset(::signalfd(-1, &mask_, SFD_CLOEXEC | SFD_NONBLOCK));
-    ASSERT_TRUE(signals_);
+    venet_ = *v;
+  }
+  // A venet device on a TAP named @tap in the test's namespace.
+  std::unique_ptr<VenetDevice> make_dev(const std::string& tap) {
+    auto t = open_tap_in_netns(tap, ns_);
+    EXPECT_TRUE(t) << t.error().message;
+    VenetConfig c = venet_.config;
+    c.tap_name = tap;
+    auto d = VenetDevice::create(c, std::move(*t));
+    EXPECT_TRUE(d) << d.error().message;
+    return std::move(*d);
   }
   void TearDown() override {
     if (ns_made_) {
       sh("ip netns del " + ns_);
     }
     std::filesystem::remove_all(dir_);
-    signals_.reset();
-    pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
   }
 
   std::string dir_;
   std::string ns_;
   bool ns_made_ = false;
-  DaemonConfig config_;
-  sigset_t mask_{};
-  sigset_t old_mask_{};
-  UniqueFd signals_;
+  InstanceConfig config_;
+  VenetOption venet_;
 };
 
-TEST_F(DaemonVenetTest, GuestSeesTheDeviceAndTheHostLink) {
-  Daemon d(config_);
+TEST_F(InstanceVenetTest, GuestSeesTheDeviceAndTheHostLink) {
+  Instance d(config_);
   auto started = d.start();
   ASSERT_TRUE(started) << started.error().message;
-  ASSERT_NE(d.venet(), nullptr);
+  ASSERT_TRUE(d.attach("net0", make_dev("avmut0")));
   // The TAP lives in the namespace, not in ours.
   EXPECT_TRUE(sh("ip -n " + ns_ + " link show avmut0"));
   EXPECT_FALSE(sh("ip link show avmut0"));
-
-  std::atomic<bool> ran_ok{false};
-  std::thread loop([&] { ran_ok = d.run(signals_.get()).has_value(); });
 
   auto c = ivshmem::Client::connect(config_.socket_path);
   ASSERT_TRUE(c) << c.error().message;
@@ -117,26 +112,28 @@ TEST_F(DaemonVenetTest, GuestSeesTheDeviceAndTheHostLink) {
   ASSERT_GE(cfg_bytes.size(), sizeof(vbus_venet_config));
   vbus_venet_config cfg{};
   std::memcpy(&cfg, cfg_bytes.data(), sizeof cfg);
-  EXPECT_EQ(std::memcmp(cfg.mac, config_.venet->config.mac.data(), 6), 0);
+  EXPECT_EQ(std::memcmp(cfg.mac, venet_.config.mac.data(), 6), 0);
   EXPECT_EQ(cfg.mtu, 9000);
   EXPECT_EQ(cfg.link, VENET_LINK_UP);
 
-  // SIGUSR1: link down, announced with DEV_CONFIG; SIGUSR2: up again.
+  // Link down, announced with DEV_CONFIG; up again.
   const auto is_config = [&](const GuestEvent& e) {
     return e.type == VBUS_EV_DEV_CONFIG && e.dev_id == desc.id;
   };
-  for (int sig : {SIGUSR1, SIGUSR2}) {
-    ASSERT_EQ(::kill(::getpid(), sig), 0);
-    ASSERT_TRUE(g.wait_event(is_config, kTimeoutMs)) << "no DEV_CONFIG after signal " << sig;
+  for (bool up : {false, true}) {
+    ASSERT_TRUE(d.set_link("net0", up));
+    ASSERT_TRUE(g.wait_event(is_config, kTimeoutMs)) << "no DEV_CONFIG after link " << up;
     std::memcpy(&cfg, (*dev)->read_config().data(), sizeof cfg);
-    EXPECT_EQ(cfg.link, sig == SIGUSR1 ? 0 : VENET_LINK_UP);
+    EXPECT_EQ(cfg.link, up ? VENET_LINK_UP : 0);
   }
+  const InstanceInfo info = d.info();
+  EXPECT_EQ(info.state, InstanceState::kReady);
+  ASSERT_EQ(info.devices.size(), 1U);
+  EXPECT_TRUE(info.devices[0].open);
+  EXPECT_EQ(info.devices[0].tap, "avmut0");
 
-  // SIGTERM: run() returns; stop() takes the link down and interrupts.
+  // stop() takes the link down and interrupts.
   irq->consume();
-  ASSERT_EQ(::kill(::getpid(), SIGTERM), 0);
-  loop.join();
-  EXPECT_TRUE(ran_ok);
   d.stop();
   EXPECT_TRUE(irq->wait(kTimeoutMs));
   const auto* hdr = reinterpret_cast<const vbus_bridge_header*>(region->span().data());  // NOLINT
@@ -144,10 +141,10 @@ TEST_F(DaemonVenetTest, GuestSeesTheDeviceAndTheHostLink) {
   EXPECT_TRUE(g.host_left());
 }
 
-TEST_F(DaemonVenetTest, AGuestThatLeavesMakesTheHostRestart) {
-  Daemon d(config_);
+TEST_F(InstanceVenetTest, AGuestThatLeavesMakesTheHostRestart) {
+  Instance d(config_);
   ASSERT_TRUE(d.start());
-  std::thread loop([&] { EXPECT_TRUE(d.run()); });
+  ASSERT_TRUE(d.attach("net0", make_dev("avmut0")));
   auto c = ivshmem::Client::connect(config_.socket_path);
   ASSERT_TRUE(c) << c.error().message;
   ASSERT_TRUE(c->handshake(config_.vectors, kTimeoutMs));
@@ -183,24 +180,27 @@ TEST_F(DaemonVenetTest, AGuestThatLeavesMakesTheHostRestart) {
   auto hs = g2.handshake(kTimeoutMs);
   ASSERT_TRUE(hs) << hs.error().message;
   EXPECT_TRUE(g2.open(g2.devices()->front().id));
-
-  d.request_stop();
-  loop.join();
 }
 
-TEST_F(DaemonVenetTest, AMissingNamespaceFailsTheStart) {
-  config_.venet->netns = "avm-no-such-ns";
-  Daemon d(config_);
-  auto ok = d.start();
-  ASSERT_FALSE(ok);
-  EXPECT_EQ(ok.error().code, ENOENT);
-  EXPECT_FALSE(std::filesystem::exists(config_.socket_path));
-}
-
-TEST_F(DaemonVenetTest, AVenetNeedsTwoVectors) {
-  config_.vectors = 1;
-  Daemon d(config_);
-  EXPECT_EQ(d.start().error().code, EINVAL);
+TEST_F(InstanceVenetTest, DevicesNeedAFreeVectorAndUniqueNames) {
+  config_.vectors = 3;  // the bridge's and two for devices
+  Instance d(config_);
+  ASSERT_TRUE(d.start());
+  ASSERT_TRUE(d.attach("a", make_dev("avmut-a")));
+  EXPECT_EQ(d.attach("a", make_dev("avmut-a2")).error().code, EEXIST);
+  // The refused device's TAP is gone again.
+  EXPECT_FALSE(sh("ip -n " + ns_ + " link show avmut-a2"));
+  ASSERT_TRUE(d.attach("b", make_dev("avmut-b")));
+  EXPECT_EQ(d.free_vectors(), 0U);
+  EXPECT_EQ(d.attach("c", make_dev("avmut-c")).error().code, ENOSPC);
+  EXPECT_FALSE(sh("ip -n " + ns_ + " link show avmut-c"));
+  // A device never opened is freed at once: its vector and TAP with it.
+  ASSERT_TRUE(d.detach("a"));
+  EXPECT_FALSE(d.has_device("a"));
+  EXPECT_FALSE(sh("ip -n " + ns_ + " link show avmut-a"));
+  EXPECT_EQ(d.free_vectors(), 1U);
+  ASSERT_TRUE(d.attach("c", make_dev("avmut-c")));
+  EXPECT_EQ(d.info().devices.size(), 2U);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-// The daemon in-process, with the ivshmem test client as QEMU.
-#include "daemon/daemon.h"
+// An instance in-process, with the ivshmem test client as QEMU.
+#include "daemon/instance.h"
 
 #include <gtest/gtest.h>
 #include <linux/vbus.h>
@@ -15,7 +15,7 @@ namespace {
 
 constexpr int kTimeoutMs = 10000;
 
-class DaemonTest : public ::testing::Test {
+class InstanceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     char tmpl[] = "/tmp/avm-d-XXXXXX";
@@ -28,13 +28,13 @@ class DaemonTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::string dir_;
-  DaemonConfig config_;
+  InstanceConfig config_;
 };
 
-TEST_F(DaemonTest, ServesALaidOutRegionToAClient) {
-  Daemon d(config_);
+TEST_F(InstanceTest, ServesALaidOutRegionToAClient) {
+  Instance d(config_);
   ASSERT_TRUE(d.start());
-  std::thread loop([&d] { EXPECT_TRUE(d.run()); });
+  EXPECT_TRUE(d.running());
 
   auto c = ivshmem::Client::connect(config_.socket_path);
   ASSERT_TRUE(c) << c.error().message;
@@ -63,34 +63,46 @@ TEST_F(DaemonTest, ServesALaidOutRegionToAClient) {
   EXPECT_EQ(d.doorbells(1), 1U);
   EXPECT_EQ(d.doorbells(0), 0U);
 
-  d.request_stop();
-  loop.join();
   d.stop();
+  EXPECT_FALSE(d.running());
   EXPECT_FALSE(std::filesystem::exists(config_.socket_path));
 }
 
-TEST_F(DaemonTest, BadRegionSizeIsRefused) {
+TEST_F(InstanceTest, BadRegionSizeIsRefused) {
   config_.region_size = 3 << 20;
-  Daemon d(config_);
+  Instance d(config_);
   auto ok = d.start();
   ASSERT_FALSE(ok);
   EXPECT_EQ(ok.error().code, EINVAL);
   EXPECT_FALSE(std::filesystem::exists(config_.socket_path));
 }
 
-TEST_F(DaemonTest, BadVectorsAreRefused) {
+TEST_F(InstanceTest, BadVectorsAreRefused) {
   config_.vectors = 0;
-  Daemon d(config_);
+  Instance d(config_);
   EXPECT_EQ(d.start().error().code, EINVAL);
 }
 
-TEST_F(DaemonTest, RunBeforeStartIsAnError) {
-  Daemon d(config_);
-  EXPECT_FALSE(d.run());
+TEST_F(InstanceTest, StartTwiceIsBusy) {
+  Instance d(config_);
+  ASSERT_TRUE(d.start());
+  EXPECT_EQ(d.start().error().code, EBUSY);
 }
 
-TEST_F(DaemonTest, RestartKeepsTheRegion) {
-  Daemon d(config_);
+TEST_F(InstanceTest, AFreshInstanceWaitsAndHasNoDevices) {
+  Instance d(config_);
+  ASSERT_TRUE(d.start());
+  const InstanceInfo i = d.info();
+  EXPECT_EQ(i.state, InstanceState::kWaiting);
+  EXPECT_EQ(i.guest, 0U);
+  EXPECT_TRUE(i.devices.empty());
+  EXPECT_EQ(d.free_vectors(), 1U);
+  EXPECT_EQ(d.detach("nope").error().code, ENOENT);
+  EXPECT_EQ(d.set_link("nope", true).error().code, ENOENT);
+}
+
+TEST_F(InstanceTest, RestartKeepsTheRegion) {
+  Instance d(config_);
   ASSERT_TRUE(d.start());
   const int fd = d.region().fd();
   d.stop();

@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "daemon/instance.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "daemon/size.h"
+
+namespace avm {
+
+const char* to_string(InstanceState s) {
+  switch (s) {
+    case InstanceState::kWaiting:
+      return "waiting";
+    case InstanceState::kConnected:
+      return "connected";
+    case InstanceState::kReady:
+      return "ready";
+  }
+  return "waiting";
+}
+
+Instance::Instance(InstanceConfig config) : config_(std::move(config)) {}
+
+Instance::~Instance() {
+  stop();
+  // The runtime closes its devices (joining their I/O threads) before the
+  // loop, the server's eventfds and the region go.
+  bridge_.reset();
+}
+
+void Instance::run_sync(const std::function<void()>& fn) const {
+  if (loop_ && running()) {
+    loop_->run_sync(fn);
+  } else {
+    fn();
+  }
+}
+
+Status Instance::setup() {
+  if (auto ok = Region::check_size(config_.region_size); !ok) {
+    return ok;
+  }
+  if (config_.vectors < 1 || config_.vectors > ivshmem::kMaxVectors) {
+    return make_error(EINVAL, "vectors must be 1.." + std::to_string(ivshmem::kMaxVectors));
+  }
+  auto region = Region::create("alacrityvm", config_.region_size);
+  if (!region) {
+    return tl::unexpected(region.error());
+  }
+  auto loop = EventLoop::create();
+  if (!loop) {
+    return tl::unexpected(loop.error());
+  }
+  region_.emplace(std::move(*region));
+  loop_ = std::move(*loop);
+
+  ivshmem::ServerConfig sc;
+  sc.socket_path = config_.socket_path;
+  sc.socket_mode = config_.socket_mode;
+  sc.shm_fd = region_->fd();
+  sc.vectors = config_.vectors;
+  sc.max_clients = config_.max_clients;
+  server_ = std::make_unique<ivshmem::Server>(sc);
+  server_->set_peer_callback([this](const ivshmem::PeerEvent& e) { on_peer(e); });
+  // The first start creates peer 0's vectors, which the runtime borrows.
+  // Nobody is accepted before the thread polls the server.
+  if (auto ok = server_->start(); !ok) {
+    return ok;
+  }
+
+  BridgeConfig bc;
+  bc.num_vectors = config_.vectors;
+  bc.host_peer_id = ivshmem::kHostPeerId;
+  auto bridge = BridgeRuntime::create(region_->span(), bc, *loop_, server_->host_vectors());
+  if (!bridge) {
+    return tl::unexpected(bridge.error());
+  }
+  bridge_ = std::move(*bridge);
+  spdlog::info("{}: region: {} memfd, vbus bridge ABI {}.{} laid out", config_.name,
+               format_size(region_->size()), VBUS_ABI_MAJOR, VBUS_ABI_MINOR);
+
+  doorbells_ = std::make_unique<std::atomic<uint64_t>[]>(config_.vectors);
+  watched_.assign(config_.vectors, false);
+  watch_unowned_vectors();
+  auto ok = loop_->add(server_->fd(), EPOLLIN, [this](uint32_t) { server_->handle_events(); });
+  AVM_CHECK(ok.has_value());  // a fresh loop
+  return {};
+}
+
+// Vector 0 is the bridge's (the runtime watches it), a device's vector
+// its I/O thread's; the loop counts doorbells on the others.
+void Instance::watch_unowned_vectors() {
+  std::vector<bool> owned(config_.vectors, false);
+  for (uint32_t id : bridge_->layout().device_ids()) {
+    const unsigned v = bridge_->layout().device(id)->doorbell_vector;
+    if (v < owned.size()) {
+      owned[v] = true;
+    }
+  }
+  for (unsigned v = 1; v < config_.vectors; v++) {
+    const int fd = server_->host_vectors()[v].fd();
+    if (owned[v] && watched_[v]) {
+      loop_->remove(fd);
+      watched_[v] = false;
+    } else if (!owned[v] && !watched_[v]) {
+      auto ok = loop_->add(fd, EPOLLIN, [this, v](uint32_t) { on_doorbell(v); });
+      AVM_CHECK(ok.has_value());  // not watched, so not in the set
+      watched_[v] = true;
+    }
+  }
+}
+
+Status Instance::listen() {
+  if (server_ && server_->running()) {
+    return {};
+  }
+  if (!server_) {
+    if (auto ok = setup(); !ok) {
+      bridge_.reset();
+      server_.reset();
+      loop_.reset();
+      region_.reset();
+      return ok;
+    }
+  } else if (auto ok = server_->start(); !ok) {
+    return ok;
+  }
+  // READY + interrupt; a second start bumps the host epoch.
+  if (auto ok = bridge_->start(); !ok) {
+    server_->stop();
+    return ok;
+  }
+  return {};
+}
+
+Status Instance::start() {
+  if (running()) {
+    return make_error(EBUSY, "instance " + config_.name + " already started");
+  }
+  if (auto ok = listen(); !ok) {
+    return ok;
+  }
+  loop_->clear_stop();
+  thread_ = std::thread([this] {
+    const std::string tname = ("avm-inst-" + config_.name).substr(0, 15);
+    pthread_setname_np(pthread_self(), tname.c_str());
+    loop_->run();
+  });
+  loop_->wait_running();
+  return {};
+}
+
+void Instance::stop() {
+  if (!server_ || !server_->running()) {
+    return;
+  }
+  if (running()) {
+    loop_->request_stop();
+    thread_.join();
+  }
+  // RESET and its interrupt go out while the guest's eventfd is attached;
+  // then the clients are disconnected (on_peer detaches the sink).
+  bridge_->shutdown();
+  server_->stop();
+}
+
+Status Instance::attach(const std::string& name, std::unique_ptr<VenetDevice> dev) {
+  if (!bridge_) {
+    return make_error(EINVAL, "instance " + config_.name + " not started");
+  }
+  Status result;
+  run_sync([&] {
+    if (devices_.contains(name)) {
+      result = make_error(EEXIST, "device " + name + " is attached already");
+      return;
+    }
+    VenetDevice* raw = dev.get();
+    auto id = bridge_->add_device(std::move(dev));
+    if (!id) {
+      result = make_error(
+          id.error().code,
+          "instance " + config_.name + ": " +
+              (id.error().code == ENOSPC ? "no free doorbell vector" : id.error().message));
+      return;
+    }
+    devices_[name] = Slot{*id, raw};
+    watch_unowned_vectors();
+    spdlog::info("{}: venet: device {} ({}) on tap {}", config_.name, *id, name, raw->tap().name());
+  });
+  return result;
+}
+
+Status Instance::detach(const std::string& name) {
+  Status result;
+  run_sync([&] {
+    auto it = devices_.find(name);
+    if (it == devices_.end()) {
+      result = make_error(ENOENT, "device " + name + " is not attached to " + config_.name);
+      return;
+    }
+    const uint32_t id = it->second.id;
+    devices_.erase(it);
+    result = bridge_->remove_device(id);
+    watch_unowned_vectors();
+    spdlog::info("{}: device {} ({}) detached", config_.name, id, name);
+  });
+  return result;
+}
+
+Status Instance::set_link(const std::string& name, bool up) {
+  Status result;
+  run_sync([&] {
+    auto it = devices_.find(name);
+    if (it == devices_.end()) {
+      result = make_error(ENOENT, "device " + name + " is not attached to " + config_.name);
+      return;
+    }
+    result = bridge_->set_link(it->second.id, up);
+  });
+  return result;
+}
+
+bool Instance::has_device(const std::string& name) const {
+  bool found = false;
+  run_sync([&] { found = devices_.contains(name); });
+  return found;
+}
+
+unsigned Instance::free_vectors() const {
+  unsigned used = 0;
+  run_sync([&] { used = bridge_ ? bridge_->layout().device_ids().size() : 0; });
+  return config_.vectors > used + 1 ? config_.vectors - used - 1 : 0;
+}
+
+InstanceInfo Instance::info() const {
+  InstanceInfo out;
+  run_sync([&] {
+    out.guest = guest_.load();
+    if (!bridge_) {
+      return;
+    }
+    if (out.guest != 0) {
+      out.state = bridge_->host_state() == VBUS_STATE_RUN ? InstanceState::kReady
+                                                          : InstanceState::kConnected;
+    }
+    out.bridge = bridge_->counters();
+    out.evq = bridge_->event_queue().counters();
+    out.calls = bridge_->call_server().counters().calls;
+    for (const auto& [name, slot] : devices_) {
+      out.devices.push_back(
+          AttachedDevice{name, slot.id, slot.dev->tap().name(), bridge_->device_open(slot.id),
+                         bridge_->device_quarantined(slot.id), slot.dev->stats()});
+    }
+  });
+  return out;
+}
+
+void Instance::on_peer(const ivshmem::PeerEvent& e) {
+  if (e.kind == ivshmem::PeerEventKind::kJoined) {
+    if (guest_ != 0) {
+      spdlog::warn(
+          "client {} joined, but client {} is this instance's guest: {} gets no "
+          "interrupts",
+          e.id, guest_.load(), e.id);
+      return;
+    }
+    auto vectors = server_->vectors(e.id);
+    AVM_CHECK(!vectors.empty());  // a joined client has all its vectors
+    // A dup: the event queue writes it from any thread (the server is
+    // single-threaded) and it outlives the client's entry in the server.
+    UniqueFd fd(::fcntl(vectors[VBUS_EVQ_VECTOR].fd(), F_DUPFD_CLOEXEC, 0));
+    if (!fd) {
+      spdlog::error("client {} joined, but its vector 0 cannot be dup'ed: {}", e.id,
+                    errno_error("dup").value().message);
+      return;
+    }
+    guest_ = e.id;
+    bridge_->event_queue().set_sink_fd(std::move(fd));
+    spdlog::info("client {} joined: it is the guest, interrupts go to its vector 0", e.id);
+    return;
+  }
+  if (e.id != guest_) {
+    spdlog::info("client {} left", e.id);
+    return;
+  }
+  bridge_->event_queue().clear_sink();
+  guest_ = 0;
+  spdlog::info("client {} left: the guest is gone", e.id);
+  // Its devices stop touching the region; the next guest starts from a
+  // new epoch.  Not while the server is being stopped (stop() runs
+  // shutdown() first, the bridge is not started then).
+  if (bridge_->started()) {
+    bridge_->restart();
+  }
+}
+
+void Instance::on_doorbell(unsigned vector) {
+  const uint64_t n = server_->host_vectors()[vector].consume();
+  if (n == 0) {
+    return;
+  }
+  const uint64_t total = doorbells_[vector].fetch_add(n, std::memory_order_relaxed) + n;
+  spdlog::debug("doorbell: vector {} (total {})", vector, total);
+}
+
+uint64_t Instance::doorbells(unsigned vector) const {
+  if (!doorbells_ || vector >= config_.vectors) {
+    return 0;
+  }
+  return doorbells_[vector].load(std::memory_order_relaxed);
+}
+
+std::string Instance::stats_json() const {
+  const InstanceInfo i = info();
+  std::string s = "{";
+  auto add = [&s](std::string_view key, uint64_t v) {
+    if (s.size() > 1) {
+      s += ", ";
+    }
+    s += fmt::format("\"{}\": {}", key, v);
+  };
+  if (bridge_) {
+    add("bridge_doorbells", i.bridge.doorbells);
+    add("bridge_inits", i.bridge.inits);
+    add("bridge_guest_resets", i.bridge.guest_resets);
+    add("bridge_restarts", i.bridge.restarts);
+    add("bridge_device_faults", i.bridge.device_faults);
+    add("evq_posted", i.evq.posted);
+    add("evq_overflows", i.evq.overflows);
+    add("evq_interrupts", i.evq.interrupts);
+    add("evq_interrupts_no_sink", i.evq.interrupts_no_sink);
+    add("evq_suppressed", i.evq.suppressed);
+    add("calls", i.calls);
+  }
+  if (!i.devices.empty()) {
+    const VenetStats& v = i.devices.front().stats;
+    add("venet_tx_packets", v.tx_packets);
+    add("venet_tx_bytes", v.tx_bytes);
+    add("venet_tx_errors", v.tx_errors);
+    add("venet_tx_dropped_link", v.tx_dropped_link);
+    add("venet_tap_write_errors", v.tap_write_errors);
+    add("venet_rx_packets", v.rx_packets);
+    add("venet_rx_bytes", v.rx_bytes);
+    add("venet_rx_no_buffers", v.rx_no_buffers);
+    add("venet_rx_too_big", v.rx_too_big);
+    add("venet_rx_dropped_link", v.rx_dropped_link);
+    add("venet_doorbells", v.doorbells);
+    add("venet_tx_signals", v.tx_signals);
+    add("venet_tx_signals_suppressed", v.tx_signals_suppressed);
+    add("venet_rx_signals", v.rx_signals);
+    add("venet_rx_signals_suppressed", v.rx_signals_suppressed);
+    add("venet_events_posted", v.events_posted);
+    add("venet_wakeups", v.wakeups);
+    add("venet_polls", v.polls);
+    add("venet_poll_hits", v.poll_hits);
+    add("venet_busy_poll_us", v.busy_poll_us);
+    add("venet_bad_descriptors", v.bad_descriptors);
+    add("venet_resets", v.resets);
+    add("venet_opens", v.opens);
+  }
+  return s + "}";
+}
+
+}  // namespace avm

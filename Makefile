@@ -4,6 +4,7 @@
 #                     packages and signed repositories into dist/
 #   make check        every test: ABI, unit, lint, kernel modules, system (QEMU)
 #   make bench-ring   ring microbenchmark: vbus ring vs a split virtqueue
+#   make bench        venet vs virtio-net under QEMU (build/bench/report.*)
 #   make lint         clang-format and clang-tidy on the userspace
 #   make clean        remove build/ and dist/
 #
@@ -46,7 +47,7 @@ modules: deps
 	fi
 
 check: all lint check-unit check-modules check-kernel-patches check-system check-packaging \
-	check-fuzz check-asan
+	check-fuzz check-asan check-bench
 
 check-unit: userspace
 	ctest --test-dir $(US_BUILD) --output-on-failure $(CTEST_ARGS)
@@ -118,6 +119,16 @@ lint: userspace
 
 bench-ring: userspace
 	$(US_BUILD)/tests/bench/avm-bench-ring
+
+# tests/bench/net: venet vs virtio-net, same guest, QEMU trace-event counters
+# (docs/performance.md).  bench: the full run (~15-30 min) writes
+# build/bench/report.{json,md,png}; check-bench: its --quick smoke run (~1 min),
+# every counter must move, no rate is asserted.
+.PHONY: check-bench
+bench: userspace modules
+	$(PYTHON) tests/bench/net/bench.py --out $(BUILD)/bench
+check-bench: userspace modules
+	$(PYTHON) -m pytest -v -p no:cacheprovider tests/bench/net $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(DIST)

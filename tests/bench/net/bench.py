@@ -1,0 +1,205 @@
+#!/usr/bin/python3
+"""make bench: venet against virtio-net, side by side (docs/performance.md).
+
+    /usr/bin/python3 tests/bench/net/bench.py [--quick] [--out DIR]
+
+Writes DIR/report.json, report.md and report.png (default $AVM_BUILD/bench,
+--quick: $AVM_BUILD/bench/quick).  Exit status 1 when a counter that must
+move stayed at zero (the harness is broken), never because of a rate.
+"""
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness  # noqa: E402
+from harness import KINDS, BenchGuest  # noqa: E402
+import report  # noqa: E402
+
+DIRECTIONS = ("g2h", "h2g")
+
+
+@dataclasses.dataclass
+class Plan:
+    reps: int = 3            # untraced iperf3 runs per kind and direction
+    seconds: int = 10        # each
+    trace_seconds: int = 5   # one traced iperf3 run per kind and direction
+    rr_count: int = 2000     # request/response transactions (64 bytes)
+    rr_traced: int = 300     # transactions in the traced rr run
+    pings: int = 50
+    multi: tuple = (2, 4)    # guests at once (1 comes from the single runs)
+    multi_seconds: int = 10
+
+
+QUICK = Plan(reps=1, seconds=2, trace_seconds=2, rr_count=200, rr_traced=50, pings=5,
+             multi=(), multi_seconds=0)
+
+
+def log(msg: str) -> None:
+    print(f"[{datetime.datetime.now():%H:%M:%S}] {msg}", flush=True)
+
+
+def window(g: BenchGuest, traced: bool, work) -> dict:
+    """Runs work() between two counter snapshots; the trace events are on
+    only inside (the snapshots talk to the guest's serial console, whose
+    interrupts would otherwise count)."""
+    a = g.counters()
+    if traced:
+        g.trace(True)
+    try:
+        res = work()
+    finally:
+        if traced:
+            g.trace(False)
+    b = g.counters()
+    d = g.delta(a, b, traced)
+    d.update(res)
+    return d
+
+
+def iperf3(g: BenchGuest, direction: str, seconds: int, traced: bool) -> dict:
+    def work():
+        return BenchGuest.iperf3_result(g.iperf3_popen(direction, seconds), seconds + 120)
+    d = window(g, traced, work)
+    log(f"  {g.name} {direction} {'traced ' if traced else ''}{d['gbps']:.3f} Gbit/s, "
+        f"{d['packets']} packets")
+    return d
+
+
+def boot(kind: str, n: int, image: Path, work: Path, logs: Path, rr: Path,
+         first: int = 0) -> List[BenchGuest]:
+    guests = [BenchGuest(kind, first + i, image, work, logs, rr) for i in range(n)]
+    try:
+        for g in guests:
+            g.start()
+        for g in guests:
+            g.finish()
+    except BaseException:
+        for g in guests:
+            g.stop()
+        raise
+    return guests
+
+
+def single(plan: Plan, image: Path, work: Path, logs: Path, rr: Path) -> dict:
+    """One guest of each kind, booted together; the two kinds take turns."""
+    out = {k: {"runs": {d: [] for d in DIRECTIONS}, "traced": {}} for k in KINDS}
+    guests: Dict[str, BenchGuest] = {}
+    try:
+        for kind in KINDS:
+            guests.update({kind: g for g in boot(kind, 1, image, work, logs, rr)})
+        for rep in range(plan.reps):
+            order = KINDS if rep % 2 == 0 else tuple(reversed(KINDS))
+            for direction in DIRECTIONS:
+                for kind in order:
+                    out[kind]["runs"][direction].append(
+                        iperf3(guests[kind], direction, plan.seconds, traced=False))
+        for direction in DIRECTIONS:
+            for kind in KINDS:
+                out[kind]["traced"][direction] = iperf3(guests[kind], direction,
+                                                        plan.trace_seconds, traced=True)
+        for kind in KINDS:
+            g = guests[kind]
+            out[kind]["rr"] = g.rr(plan.rr_count)
+            out[kind]["rr_traced"] = window(g, True, lambda: g.rr(plan.rr_traced))
+            out[kind]["ping"] = g.ping(plan.pings)
+            log(f"  {g.name} rr p50 {out[kind]['rr']['p50_us']} us p99 "
+                f"{out[kind]['rr']['p99_us']} us, ping p50 {out[kind]['ping']['p50_ms']} ms")
+    finally:
+        for g in guests.values():
+            g.stop()
+    return out
+
+
+def jain(xs: List[float]) -> float:
+    """Jain's fairness index: 1 = equal shares, 1/n = one takes all."""
+    return sum(xs) ** 2 / (len(xs) * sum(x * x for x in xs)) if any(xs) else 0.0
+
+
+def multi(plan: Plan, image: Path, work: Path, logs: Path, rr: Path) -> dict:
+    out: Dict[str, dict] = {}
+    for n in plan.multi:
+        for kind in KINDS:
+            log(f"{n} x {kind}: booting")
+            guests = boot(kind, n, image, work, logs, rr, first=10 * n)
+            try:
+                res = {}
+                for direction in DIRECTIONS:
+                    procs = [g.iperf3_popen(direction, plan.multi_seconds) for g in guests]
+                    rates = [BenchGuest.iperf3_result(p, plan.multi_seconds + 180)["gbps"]
+                             for p in procs]
+                    res[direction] = {"gbps": rates, "aggregate_gbps": sum(rates),
+                                      "fairness": jain(rates)}
+                    log(f"  {n} x {kind} {direction}: {sum(rates):.3f} Gbit/s "
+                        f"({', '.join(f'{r:.3f}' for r in rates)})")
+                out.setdefault(str(n), {})[kind] = res
+            finally:
+                for g in guests:
+                    g.stop()
+    return out
+
+
+def host_facts() -> dict:
+    qemu = subprocess.run([harness.env.qemu_binary(), "--version"], capture_output=True,
+                          text=True).stdout.splitlines()[0]
+    return {"cpus": os.cpu_count(), "qemu": qemu, "guest_kernel": harness.env.kernel_version(),
+            "loadavg_start": os.getloadavg()[0]}
+
+
+def run(quick: bool, out: Path) -> dict:
+    plan = QUICK if quick else Plan()
+    out.mkdir(parents=True, exist_ok=True)
+    logs = out / "logs"
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir()
+    t0 = time.monotonic()
+    progs = harness.build_programs()
+    image = harness.guest_initramfs(progs)
+    work = Path(tempfile.mkdtemp(prefix="avmb-", dir="/tmp"))  # short: UNIX sockets
+    results = {"mode": "quick" if quick else "full", "plan": dataclasses.asdict(plan),
+               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "host": host_facts()}
+    try:
+        log(f"single guests, {plan.reps} x {plan.seconds} s per direction")
+        results["single"] = single(plan, image, work, logs, progs["avm_rr"])
+        results["multi"] = multi(plan, image, work, logs, progs["avm_rr"])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    results["host"]["loadavg_end"] = os.getloadavg()[0]
+    results["wall_seconds"] = round(time.monotonic() - t0, 1)
+    results["summary"] = report.summarize(results)
+    results["zero_counters"] = report.zero_counters(results)
+    (out / "report.json").write_text(json.dumps(results, indent=1) + "\n")
+    (out / "report.md").write_text(report.markdown(results))
+    report.plot(results, out / "report.png")
+    log(f"wrote {out}/report.{{json,md,png}} in {results['wall_seconds']} s")
+    return results
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smoke run (make check-bench)")
+    ap.add_argument("--out", type=Path, help="report directory")
+    args = ap.parse_args()
+    out = args.out or harness.BENCH_BUILD / ("quick" if args.quick else "")
+    results = run(args.quick, out)
+    print((out / "report.md").read_text())
+    if results["zero_counters"]:
+        print("counters that stayed at zero: " + ", ".join(results["zero_counters"]))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

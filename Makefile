@@ -47,7 +47,7 @@ modules: deps
 	fi
 
 check: all lint check-unit check-modules check-kernel-patches check-system check-packaging \
-	check-fuzz check-asan check-bench
+	check-fuzz check-asan check-bench check-ansible check-integration
 
 check-unit: userspace
 	ctest --test-dir $(US_BUILD) --output-on-failure $(CTEST_ARGS)
@@ -84,6 +84,20 @@ repos: packages
 check-packaging: repos
 	AVM_DIST=$(DIST) $(PYTHON) -m pytest -v -p no:cacheprovider --durations=0 \
 		tests/packaging $(PYTEST_ARGS)
+
+# ansible/: roles that provision an AlacrityVM host (docs/provisioning.md)
+#   make check-ansible       ansible-lint (production profile), yamllint and a
+#                            syntax check of every playbook (seconds)
+#   make check-integration   boot the host image under TCG, run site.yml twice
+#                            (the second run must change nothing), then the
+#                            Testinfra checks over SSH (tests/integration)
+.PHONY: check-ansible check-integration
+check-ansible: deps
+	cd ansible && ansible-lint && yamllint . ../tests/integration && \
+		ANSIBLE_CONFIG=ansible.cfg ansible-playbook --syntax-check -i examples/inventory.yml site.yml
+check-integration: repos check-ansible
+	AVM_DIST=$(DIST) $(PYTHON) -m pytest -v -p no:cacheprovider --durations=0 \
+		tests/integration $(PYTEST_ARGS)
 
 # tests/fuzz: libFuzzer targets and sanitizers (docs/security.md)
 #   make fuzz          each fuzz target for FUZZ_SECONDS (default 60); the

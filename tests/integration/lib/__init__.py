@@ -1,0 +1,1 @@
+"""Harness of the provisioning integration test (see ../README.md)."""

@@ -40,6 +40,7 @@ class Plan:
     pings: int = 50
     multi: tuple = (2, 4)    # guests at once (1 comes from the single runs)
     multi_seconds: int = 10
+    venet_opts: str = ""     # extra alacrityvmd --venet keys, for experiments
 
 
 QUICK = Plan(reps=1, seconds=2, trace_seconds=2, rr_count=200, rr_traced=50, pings=5,
@@ -78,8 +79,9 @@ def iperf3(g: BenchGuest, direction: str, seconds: int, traced: bool) -> dict:
 
 
 def boot(kind: str, n: int, image: Path, work: Path, logs: Path, rr: Path,
-         first: int = 0) -> List[BenchGuest]:
-    guests = [BenchGuest(kind, first + i, image, work, logs, rr) for i in range(n)]
+         first: int = 0, venet_opts: str = "") -> List[BenchGuest]:
+    guests = [BenchGuest(kind, first + i, image, work, logs, rr,
+                         venet_opts if kind == "venet" else "") for i in range(n)]
     try:
         for g in guests:
             g.start()
@@ -98,7 +100,8 @@ def single(plan: Plan, image: Path, work: Path, logs: Path, rr: Path) -> dict:
     guests: Dict[str, BenchGuest] = {}
     try:
         for kind in KINDS:
-            guests.update({kind: g for g in boot(kind, 1, image, work, logs, rr)})
+            guests.update({kind: g for g in boot(kind, 1, image, work, logs, rr,
+                                                 venet_opts=plan.venet_opts)})
         for rep in range(plan.reps):
             order = KINDS if rep % 2 == 0 else tuple(reversed(KINDS))
             for direction in DIRECTIONS:
@@ -132,7 +135,8 @@ def multi(plan: Plan, image: Path, work: Path, logs: Path, rr: Path) -> dict:
     for n in plan.multi:
         for kind in KINDS:
             log(f"{n} x {kind}: booting")
-            guests = boot(kind, n, image, work, logs, rr, first=10 * n)
+            guests = boot(kind, n, image, work, logs, rr, first=10 * n,
+                          venet_opts=plan.venet_opts)
             try:
                 res = {}
                 for direction in DIRECTIONS:
@@ -157,8 +161,8 @@ def host_facts() -> dict:
             "loadavg_start": os.getloadavg()[0]}
 
 
-def run(quick: bool, out: Path) -> dict:
-    plan = QUICK if quick else Plan()
+def run(quick: bool, out: Path, **overrides) -> dict:
+    plan = dataclasses.replace(QUICK if quick else Plan(), **overrides)
     out.mkdir(parents=True, exist_ok=True)
     logs = out / "logs"
     shutil.rmtree(logs, ignore_errors=True)
@@ -191,9 +195,20 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smoke run (make check-bench)")
     ap.add_argument("--out", type=Path, help="report directory")
+    ap.add_argument("--reps", type=int, help="iperf3 runs per kind and direction")
+    ap.add_argument("--seconds", type=int, help="length of each iperf3 run")
+    ap.add_argument("--trace-seconds", type=int, help="length of the traced iperf3 runs")
+    ap.add_argument("--multi", help="guests at once, e.g. 2,4 ('' for none)")
+    ap.add_argument("--venet-opts", help="extra --venet keys for alacrityvmd, e.g. "
+                    "ring=1024,buf=4096 (experiments; the report says so)")
     args = ap.parse_args()
+    overrides = {k: v for k, v in (("reps", args.reps), ("seconds", args.seconds),
+                                   ("trace_seconds", args.trace_seconds),
+                                   ("venet_opts", args.venet_opts)) if v is not None}
+    if args.multi is not None:
+        overrides["multi"] = tuple(int(n) for n in args.multi.split(",") if n)
     out = args.out or harness.BENCH_BUILD / ("quick" if args.quick else "")
-    results = run(args.quick, out)
+    results = run(args.quick, out, **overrides)
     print((out / "report.md").read_text())
     if results["zero_counters"]:
         print("counters that stayed at zero: " + ", ".join(results["zero_counters"]))

@@ -26,6 +26,7 @@ The harness pieces (Guest, NetNs, Daemon, initramfs) are tests/system's.
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -209,7 +210,7 @@ def count_trace(data: bytes) -> Dict[str, int]:
 
 class BenchGuest:
     def __init__(self, kind: str, index: int, initrd: Path, work: Path, logs: Path,
-                 rr: Path):
+                 rr: Path, venet_opts: str = ""):
         assert kind in KINDS
         self.kind = kind
         self.name = f"{kind}{index}"
@@ -217,6 +218,7 @@ class BenchGuest:
         self.work = work
         self.logs = logs
         self.rr_bin = rr
+        self.venet_opts = venet_opts  # extra --venet keys (ring=, buf=), experiments
         self.ns: Optional[NetNs] = None
         self.daemon: Optional[Daemon] = None
         self.guest: Optional[NsGuest] = None
@@ -234,10 +236,11 @@ class BenchGuest:
                 "-qmp", f"unix:{qmp_path},server=on,wait=off",
                 "-trace", f"file={self.trace_path}"]
         if self.kind == "venet":
+            venet = f"tap={TAP},mac={MAC},mtu={MTU},netns={self.ns.name}"
+            if self.venet_opts:
+                venet += "," + self.venet_opts
             self.daemon = Daemon(self.work / f"{self.name}.sock", region_size="16M",
-                                 vectors=VECTORS,
-                                 extra_args=["--venet", f"tap={TAP},mac={MAC},mtu={MTU},"
-                                             f"netns={self.ns.name}"],
+                                 vectors=VECTORS, extra_args=["--venet", venet],
                                  log_path=self.logs / f"{self.name}.alacrityvmd.log").start()
             args += ["-chardev", f"socket,id=avm0,path={self.daemon.socket}",
                      "-device", f"ivshmem-doorbell,chardev=avm0,vectors={VECTORS},"
@@ -305,8 +308,23 @@ class BenchGuest:
         for ev in TRACE_EVENTS:
             self.qmp.cmd("trace-event-set-state", name=ev, enable=on)
 
-    def counters(self) -> dict:
-        """A snapshot; delta() of two is what the window between cost."""
+    def driver_stats(self) -> Dict[str, int]:
+        """The guest driver's `ethtool -S` (virtio_net or vbus_enet)."""
+        r = self.guest.run(f"ethtool -S {self.ifname}", check=True)
+        return {m.group(1): int(m.group(2)) for m in
+                re.finditer(r"^\s*([A-Za-z0-9_.]+):\s*(\d+)\s*$", r.output, re.M)}
+
+    def daemon_stats(self) -> Dict[str, int]:
+        """alacrityvmd logs every counter as one JSON line on SIGQUIT."""
+        if not self.daemon:
+            return {}
+        self.daemon.proc.send_signal(signal.SIGQUIT)
+        m = self.daemon.wait_log(r"stats: (\{.*\})$")
+        return {k: v for k, v in json.loads(m.group(1)).items() if isinstance(v, int)}
+
+    def counters(self, detail: bool = True) -> dict:
+        """A snapshot; delta() of two is what the window between cost.
+        detail: also the driver's and the daemon's own counters."""
         r = self.guest.run(f"cd /sys/class/net/{self.ifname}/statistics && "
                            "echo $(cat tx_packets rx_packets tx_bytes rx_bytes) && "
                            "grep -E 'virtio|vbus' /proc/interrupts; true", check=True)
@@ -323,10 +341,17 @@ class BenchGuest:
         q = proc_threads(self.guest.proc.pid)
         snap["qemu_vcpu_s"], snap["qemu_other_s"] = q["vcpu"], q["other"]
         snap["daemon_s"] = proc_cpu(self.daemon.proc.pid) if self.daemon else 0.0
+        if detail:
+            snap["driver"] = self.driver_stats()
+            snap["backend"] = self.daemon_stats()
         return snap
 
     def delta(self, a: dict, b: dict, traced: bool) -> dict:
-        d = {k: b[k] - a[k] for k in a if k != "trace_offset"}
+        d = {k: b[k] - a[k] for k in a if k not in ("trace_offset", "driver", "backend")}
+        for part in ("driver", "backend"):
+            if part in a and part in b:
+                d[part] = {k: v - a[part].get(k, 0) for k, v in b[part].items()
+                           if v != a[part].get(k, 0)}
         d["seconds"] = d.pop("t")
         d["packets"] = d["tx_packets"] + d["rx_packets"]
         d["bytes"] = d["tx_bytes"] + d["rx_bytes"]

@@ -147,7 +147,9 @@ def markdown(r: dict) -> str:
            f"{h['loadavg_end']:.1f} at the end; {r['wall_seconds']:.0f} s wall.", "",
            f"iperf3: {p['reps']} × {p['seconds']} s per direction (median), counters from one "
            f"traced run of {p['trace_seconds']} s; request/response: {p['rr_count']} × 64 B; "
-           f"ping: {p['pings']}.", "",
+           f"ping: {p['pings']}."
+           + (f" alacrityvmd --venet extra keys: `{p['venet_opts']}`." if p.get("venet_opts")
+              else ""), "",
            "| metric | virtio-net | venet | venet/virtio |", "|---|---:|---:|---:|"]
     for key, label, digits in ROWS:
         a, b = s["virtio"].get(key), s["venet"].get(key)

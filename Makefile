@@ -30,7 +30,7 @@ export AVM_BUILD := $(BUILD)
 .PHONY: all deps userspace modules check check-unit check-modules \
 	check-system lint bench-ring bench clean
 
-all: deps userspace modules packages repos
+all: deps userspace modules packages repos images
 
 deps:
 	@$(TOP)/scripts/install-deps.sh
@@ -47,7 +47,7 @@ modules: deps
 	fi
 
 check: all lint check-unit check-modules check-kernel-patches check-system check-packaging \
-	check-fuzz check-asan check-bench check-ansible check-integration
+	check-fuzz check-asan check-bench check-ansible check-integration check-images
 
 check-unit: userspace
 	ctest --test-dir $(US_BUILD) --output-on-failure $(CTEST_ARGS)
@@ -84,6 +84,19 @@ repos: packages
 check-packaging: repos
 	AVM_DIST=$(DIST) $(PYTHON) -m pytest -v -p no:cacheprovider --durations=0 \
 		tests/packaging $(PYTEST_ARGS)
+
+# images/: Debian bookworm guest and host images (docs/images.md)
+#   make images         dist/images/debian-12 (guest: vbus drivers in the
+#                       initramfs, from the signed repo) and debian-12-host;
+#                       skipped when nothing changed
+#   make check-images   signed checksums, lsinitrd, venet-only DHCP + SSH boot
+#                       of the guest, SSH boot of the host image (~6 min)
+.PHONY: images check-images
+images: repos
+	AVM_DIST=$(DIST) $(TOP)/images/build.sh
+check-images: images userspace
+	AVM_DIST=$(DIST) $(PYTHON) -m pytest -v -p no:cacheprovider --durations=0 \
+		tests/images $(PYTEST_ARGS)
 
 # ansible/: roles that provision an AlacrityVM host (docs/provisioning.md)
 #   make check-ansible       ansible-lint (production profile), yamllint and a

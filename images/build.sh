@@ -13,6 +13,7 @@
 # -initrd, root=/dev/vda), vmlinuz, initrd.img, SHA256SUMS and
 # SHA256SUMS.asc (detached signature by the packaging key).
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/../packaging/lib.sh
 . "$(dirname "$(readlink -f "$0")")/../packaging/lib.sh"
 
 AVM_IMAGES_DIR=$AVM_TOP/images
@@ -73,7 +74,7 @@ ssh_pubkey() {
 	local key=$work/ssh/id_ed25519
 	if [[ ! -s $key ]]; then
 		info "generating the test SSH key $key (no AVM_IMAGE_SSH_KEY given)"
-		mkdir -p -m 700 "$work/ssh"
+		mkdir -m 700 "$work/ssh"
 		ssh-keygen -q -t ed25519 -N '' -C "alacrityvm image test key" -f "$key"
 	fi
 	echo "$key.pub"

@@ -109,6 +109,7 @@ else
 		grep -q "/$mod\.ko" <<<"$listing" || die "$mod.ko is not in the initramfs"
 	done
 	for pkg in gcc cpp make "linux-headers-$kver" dkms; do
+		# shellcheck disable=SC2016 # dpkg-query's own ${...} syntax
 		if in_root dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null | grep -q '^ii'; then
 			die "$pkg is installed in the guest image"
 		fi

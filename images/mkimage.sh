@@ -5,6 +5,7 @@
 # into an ext4 file system with mkfs.ext4 -d (no loop device, no partition
 # table), convert it to a compressed qcow2, write and sign SHA256SUMS.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/../packaging/lib.sh
 . "$(dirname "$(readlink -f "$0")")/../packaging/lib.sh"
 
 usage() {

@@ -473,6 +473,9 @@ int run_bench(const Options& o, bool forever) {
   h.open_device();
   (void)h.ping(o.window, {});  // warm up: ARP, caches
   const std::string before = h.host_counters();
+  // Flushed now: flood runs until it is killed (tests wait for this line).
+  std::printf("before %s\n", before.c_str());
+  std::fflush(stdout);
   const auto t0 = Clock::now();
   const auto secs = forever ? std::chrono::hours(24) : std::chrono::seconds(o.seconds);
   const uint64_t got = h.ping(0, t0 + secs);
@@ -480,7 +483,6 @@ int run_bench(const Options& o, bool forever) {
   std::printf("backend=%s seconds=%.2f replies=%llu pps=%.0f payload_mbit=%.2f\n",
               o.backend.c_str(), dt, static_cast<unsigned long long>(got), got / dt,
               h.bytes() * 8.0 * 2 / dt / 1e6);
-  std::printf("before %s\n", before.c_str());
   std::printf("after %s\n", h.host_counters().c_str());
   std::printf("RESULT ok\n");
   return 0;

@@ -67,7 +67,7 @@ struct Options {
 
 [[noreturn]] void fail(const std::string& why) {
   std::printf("RESULT fail: %s\n", why.c_str());
-  std::fflush(stdout);
+  (void)std::fflush(stdout);
   std::_Exit(1);
 }
 
@@ -187,8 +187,9 @@ class Harness {
     if (!tap) {
       fail(tap.error().message);
     }
-    const std::string setup = std::string("ip link set ") + kTap + " up && ip addr add 10.77.0.1/24 dev " +
-                              kTap;
+    const std::string setup =
+        std::string("ip link set ") + kTap + " up && ip addr add 10.77.0.1/24 dev " + kTap;
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): no other thread of ours calls system()
     if (std::system(setup.c_str()) != 0) {
       fail("tap setup: " + setup);
     }
@@ -275,7 +276,7 @@ class Harness {
         sent_ -= inflight.size();
         inflight.clear();
         last_progress = Clock::now();
-        if (lost_ > 4 * o_.window) {
+        if (lost_ > uint64_t{4} * o_.window) {
           fail("replies stopped coming: " + std::to_string(replies) + " received");
         }
       }
@@ -359,39 +360,38 @@ class Harness {
           out = "stats=" + s.error().message;
           return;
         }
-        std::snprintf(buf, sizeof buf,
-                      "state=%u fault=%s tx_packets=%llu rx_packets=%llu tx_errors=%llu "
-                      "doorbells=%llu tx_signals=%llu rx_signals=%llu rx_no_buffers=%llu "
-                      "bad_descriptors=%llu wakeups=%llu",
-                      s->state, KernelBackend::fault_name(s->fault),
-                      static_cast<unsigned long long>(s->tx_packets),
-                      static_cast<unsigned long long>(s->rx_packets),
-                      static_cast<unsigned long long>(s->tx_errors),
-                      static_cast<unsigned long long>(s->doorbells),
-                      static_cast<unsigned long long>(s->tx_signals),
-                      static_cast<unsigned long long>(s->rx_signals),
-                      static_cast<unsigned long long>(s->rx_no_buffers),
-                      static_cast<unsigned long long>(s->bad_descriptors),
-                      static_cast<unsigned long long>(s->wakeups));
+        (void)std::snprintf(buf, sizeof buf,
+                            "state=%u fault=%s tx_packets=%llu rx_packets=%llu tx_errors=%llu "
+                            "doorbells=%llu tx_signals=%llu rx_signals=%llu rx_no_buffers=%llu "
+                            "bad_descriptors=%llu wakeups=%llu",
+                            s->state, KernelBackend::fault_name(s->fault),
+                            static_cast<unsigned long long>(s->tx_packets),
+                            static_cast<unsigned long long>(s->rx_packets),
+                            static_cast<unsigned long long>(s->tx_errors),
+                            static_cast<unsigned long long>(s->doorbells),
+                            static_cast<unsigned long long>(s->tx_signals),
+                            static_cast<unsigned long long>(s->rx_signals),
+                            static_cast<unsigned long long>(s->rx_no_buffers),
+                            static_cast<unsigned long long>(s->bad_descriptors),
+                            static_cast<unsigned long long>(s->wakeups));
       } else {
         const VenetStats s = udev_->stats();
-        std::snprintf(buf, sizeof buf,
-                      "state=user fault=none tx_packets=%llu rx_packets=%llu tx_errors=%llu "
-                      "doorbells=%llu tx_signals=%llu rx_signals=%llu rx_no_buffers=%llu "
-                      "bad_descriptors=%llu wakeups=%llu",
-                      static_cast<unsigned long long>(s.tx_packets),
-                      static_cast<unsigned long long>(s.rx_packets),
-                      static_cast<unsigned long long>(s.tx_errors),
-                      static_cast<unsigned long long>(s.doorbells),
-                      static_cast<unsigned long long>(s.tx_signals),
-                      static_cast<unsigned long long>(s.rx_signals),
-                      static_cast<unsigned long long>(s.rx_no_buffers),
-                      static_cast<unsigned long long>(s.bad_descriptors),
-                      static_cast<unsigned long long>(s.wakeups));
+        (void)std::snprintf(buf, sizeof buf,
+                            "state=user fault=none tx_packets=%llu rx_packets=%llu tx_errors=%llu "
+                            "doorbells=%llu tx_signals=%llu rx_signals=%llu rx_no_buffers=%llu "
+                            "bad_descriptors=%llu wakeups=%llu",
+                            static_cast<unsigned long long>(s.tx_packets),
+                            static_cast<unsigned long long>(s.rx_packets),
+                            static_cast<unsigned long long>(s.tx_errors),
+                            static_cast<unsigned long long>(s.doorbells),
+                            static_cast<unsigned long long>(s.tx_signals),
+                            static_cast<unsigned long long>(s.rx_signals),
+                            static_cast<unsigned long long>(s.rx_no_buffers),
+                            static_cast<unsigned long long>(s.bad_descriptors),
+                            static_cast<unsigned long long>(s.wakeups));
       }
       out = buf;
-      out += " interrupts=" + std::to_string(e.interrupts) +
-             " events=" + std::to_string(e.posted);
+      out += " interrupts=" + std::to_string(e.interrupts) + " events=" + std::to_string(e.posted);
     });
     return out;
   }
@@ -475,14 +475,14 @@ int run_bench(const Options& o, bool forever) {
   const std::string before = h.host_counters();
   // Flushed now: flood runs until it is killed (tests wait for this line).
   std::printf("before %s\n", before.c_str());
-  std::fflush(stdout);
+  (void)std::fflush(stdout);
   const auto t0 = Clock::now();
   const auto secs = forever ? std::chrono::hours(24) : std::chrono::seconds(o.seconds);
   const uint64_t got = h.ping(0, t0 + secs);
   const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
   std::printf("backend=%s seconds=%.2f replies=%llu pps=%.0f payload_mbit=%.2f\n",
-              o.backend.c_str(), dt, static_cast<unsigned long long>(got), got / dt,
-              h.bytes() * 8.0 * 2 / dt / 1e6);
+              o.backend.c_str(), dt, static_cast<unsigned long long>(got),
+              static_cast<double>(got) / dt, static_cast<double>(h.bytes()) * 8.0 * 2 / dt / 1e6);
   std::printf("after %s\n", h.host_counters().c_str());
   std::printf("RESULT ok\n");
   return 0;
@@ -648,8 +648,9 @@ int run_refuse() {
 Options parse(int argc, char** argv) {
   Options o;
   if (argc < 2) {
-    fail("usage: avm-kvhost ping|bench|flood|fault|refuse [--backend kernel|user] [--count N] "
-         "[--seconds S] [--window W] [--case C]");
+    fail(
+        "usage: avm-kvhost ping|bench|flood|fault|refuse [--backend kernel|user] [--count N] "
+        "[--seconds S] [--window W] [--case C]");
   }
   o.mode = argv[1];
   for (int i = 2; i + 1 < argc; i += 2) {
@@ -680,7 +681,7 @@ Options parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   using namespace avm::bench;  // NOLINT: a small main
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  (void)std::setvbuf(stdout, nullptr, _IOLBF, 0);
   const Options o = parse(argc, argv);
   if (o.mode == "ping") {
     return run_ping(o);

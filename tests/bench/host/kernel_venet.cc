@@ -15,7 +15,7 @@ KernelVenet::KernelVenet(const VenetConfig& cfg, Tap tap, const BridgeLayout& la
     : cfg_(cfg), tap_(std::move(tap)), layout_(layout), region_(region) {}
 
 KernelVenet::~KernelVenet() {
-  close();
+  stop_io();
 }
 
 std::vector<uint8_t> KernelVenet::initial_config() const {
@@ -104,9 +104,9 @@ void KernelVenet::relay() {
     if (p[2].revents != 0) {
       watch_fault = false;
       auto s = kb_->stats();
-      ctx_.host->report_fault(
-          ctx_.id, Error{EPROTO, std::string("vbus_host: guest fault: ") +
-                                     KernelBackend::fault_name(s ? s->fault : 0)});
+      ctx_.host->report_fault(ctx_.id,
+                              Error{EPROTO, std::string("vbus_host: guest fault: ") +
+                                                KernelBackend::fault_name(s ? s->fault : 0)});
     }
   }
 }
@@ -119,9 +119,13 @@ void KernelVenet::stop_relay() {
   stop_.reset();
 }
 
-void KernelVenet::close() {
+void KernelVenet::stop_io() {
   stop_relay();
   kb_.reset();  // detaches
+}
+
+void KernelVenet::close() {
+  stop_io();
 }
 
 CallResult KernelVenet::call(uint32_t op, std::span<const uint8_t> req) {

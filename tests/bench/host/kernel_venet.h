@@ -51,6 +51,8 @@ class KernelVenet : public Device {
  private:
   void relay();
   void stop_relay();
+  // Stops the relay and detaches (close(); non-virtual for the destructor).
+  void stop_io();
   void write_config(bool link);
 
   VenetConfig cfg_;

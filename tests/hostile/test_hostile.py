@@ -40,9 +40,21 @@ ATTACKS = {
                     r"bridge: guest INIT for epoch \d+ ignored \(host epoch \d+\)"],
     "header-scribble": [r"bridge: guest INIT: link RUN"],
     "reset-cycles": [r"bridge: guest RESET: link down"] * 20,
+    "stale-fault": [QUARANTINED + r"guest fault on submit entry 0: offset outside the slot's pool"],
     "recover": [r"venet \d+: open on tap avmbad0"],
 }
 QUARANTINING = [a for a, rx in ATTACKS.items() if rx[0].startswith(QUARANTINED)]
+# Attacks that find a known bug (docs/security.md "Known issues"): strict
+# xfail, so the fix makes them fail until the mark is removed.
+KNOWN_ISSUES = {
+    "stale-fault": "a fault report posted by the old I/O thread quarantines the session the "
+                   "guest opened after it (BridgeRuntime::handle_fault has no open generation)",
+}
+
+
+def attack_params():
+    return [pytest.param(a, marks=pytest.mark.xfail(strict=True, reason=KNOWN_ISSUES[a]))
+            if a in KNOWN_ISSUES else a for a in ATTACKS]
 
 
 def log_lines(daemon):
@@ -77,7 +89,7 @@ def test_attack_list_matches_the_program(hostile_binary):
     assert names == list(ATTACKS), "test_hostile.ATTACKS and avm-hostile disagree"
 
 
-@pytest.mark.parametrize("attack", list(ATTACKS))
+@pytest.mark.parametrize("attack", attack_params())
 def test_attack(hostile_rig, attack):
     rig = hostile_rig
     start = len(log_lines(rig.bad))

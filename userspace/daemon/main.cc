@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-// alacrityvmd: thin main around avm::Instance (instance.h).
-#include <poll.h>
+// alacrityvmd: command line, config file, signals, then avm::Service
+// (service.h) runs everything.
 #include <pthread.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -8,47 +8,61 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
+#include <filesystem>
 
+#include "daemon/config.h"
 #include "daemon/detach.h"
-#include "daemon/instance.h"
 #include "daemon/options.h"
+#include "daemon/service.h"
 #include "daemon/size.h"
-#include "daemon/tap_netns.h"
 #include "lib/unique_fd.h"
 
 namespace {
 
-constexpr const char* kLegacyDevice = "default-net0";
+// --check-config: every error, or "FILE: OK".
+int check_config(const std::string& file) {
+  const avm::ConfigResult r = avm::load_config(file);
+  for (const std::string& e : r.errors) {
+    (void)std::fprintf(stderr, "%s\n", e.c_str());
+  }
+  if (r.ok()) {
+    (void)std::printf("%s: OK\n", file.c_str());
+  }
+  return r.ok() ? 0 : 1;
+}
 
-// Signals until SIGINT/SIGTERM: SIGUSR1/SIGUSR2 move the venet link,
-// SIGQUIT logs the counters.
-void serve_signals(avm::Instance& inst, int signal_fd) {
-  for (;;) {
-    pollfd p{signal_fd, POLLIN, 0};
-    if (::poll(&p, 1, -1) < 0) {
-      continue;
+// The legacy single instance "default" (and its device) from the
+// command line: transient, never persisted.
+void legacy_objects(const avm::DaemonOptions& o, avm::ServiceOptions& so) {
+  avm::InstanceSpec i;
+  i.name = "default";
+  i.socket = o.config.socket_path;
+  i.region_size = o.config.region_size;
+  i.vectors = o.config.vectors;
+  i.origin = avm::Origin::kLegacy;
+  so.legacy_instance = i;
+  so.legacy_socket_mode = o.config.socket_mode;
+  so.max_clients = o.config.max_clients;
+  // The instance's own checks allow what the command line allowed.
+  so.config.daemon.max_region_size = std::max(so.config.daemon.max_region_size, i.region_size);
+  if (o.venet) {
+    const avm::VenetConfig& v = o.venet->config;
+    avm::DeviceSpec d;
+    d.name = "default-net0";
+    d.instance = "default";
+    d.tap = v.tap_name;
+    if (!o.venet->netns.empty()) {
+      d.netns = o.venet->netns;
     }
-    signalfd_siginfo si{};
-    while (::read(signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-      const int sig = static_cast<int>(si.ssi_signo);
-      switch (sig) {
-        case SIGUSR1:
-        case SIGUSR2: {
-          const bool up = sig == SIGUSR2;
-          spdlog::info("received SIG{}: host link {}", sigabbrev_np(sig), up ? "up" : "down");
-          if (auto ok = inst.set_link(kLegacyDevice, up); !ok) {
-            spdlog::warn("link {}: {}", up ? "up" : "down", ok.error().message);
-          }
-          break;
-        }
-        case SIGQUIT:
-          spdlog::info("stats: {}", inst.stats_json());
-          break;
-        default:
-          spdlog::info("received SIG{}, shutting down", sigabbrev_np(sig));
-          return;
-      }
-    }
+    d.mac = v.mac;
+    d.mtu = v.mtu;
+    d.link_up = v.link_up;
+    d.ring_size = v.ring_size;
+    d.buf_size = v.buf_size;
+    d.backend = "user";
+    d.origin = avm::Origin::kLegacy;
+    so.legacy_device = d;
   }
 }
 
@@ -61,18 +75,50 @@ int main(int argc, char** argv) {
   }
   spdlog::set_default_logger(spdlog::stderr_color_mt("alacrityvmd"));
   spdlog::set_level(options.verbose ? spdlog::level::debug : spdlog::level::info);
-  if (!options.legacy()) {
-    spdlog::critical("--socket is required");
-    return 2;
+
+  const bool explicit_file = !options.config_file.empty();
+  const std::string file = explicit_file ? options.config_file : avm::kDefaultConfigFile;
+  if (options.check_config) {
+    return check_config(file);
   }
 
-  // SIGINT/SIGTERM (stop), SIGUSR1/SIGUSR2 (link down/up) and SIGQUIT
-  // (log the counters) are read from a signalfd by the main thread;
-  // blocked before any thread starts, so every thread inherits the mask.
-  // Nobody wants SIGPIPE (every send uses MSG_NOSIGNAL anyway).
+  // The file: always with --config; else the default one outside legacy
+  // mode, if it exists (built-in defaults otherwise).
+  avm::ServiceOptions so;
+  if (explicit_file || (!options.legacy() && std::filesystem::exists(file))) {
+    avm::ConfigResult r = avm::load_config(file);
+    if (!r.ok()) {
+      for (const std::string& e : r.errors) {
+        spdlog::critical("{}", e);
+      }
+      return 1;
+    }
+    so.config = std::move(r.config);
+    so.config_file = true;
+    if (!options.verbose) {
+      spdlog::set_level(spdlog::level::from_str(so.config.daemon.log_level));
+    }
+  }
+  if (!options.control_socket.empty()) {
+    so.config.daemon.control_socket = options.control_socket;
+  }
+  if (!options.state_dir.empty()) {
+    so.config.daemon.state_dir = options.state_dir;
+  }
+  if (options.legacy()) {
+    legacy_objects(options, so);
+    so.control = !options.control_socket.empty();
+    so.persist = !options.state_dir.empty();
+  }
+
+  // SIGINT/SIGTERM (stop), SIGHUP (reload), SIGUSR1/SIGUSR2 (legacy link
+  // down/up) and SIGQUIT (log the counters) are read from a signalfd by
+  // the service loop; blocked before any thread starts, so every thread
+  // inherits the mask.  Nobody wants SIGPIPE (every send uses
+  // MSG_NOSIGNAL anyway).
   sigset_t mask;
   sigemptyset(&mask);
-  for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGQUIT}) {
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT}) {
     sigaddset(&mask, sig);
   }
   if (pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0) {
@@ -86,53 +132,34 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  const avm::InstanceConfig& ic = options.config;
-  spdlog::info("alacrityvmd {} starting: socket {}, region {}, {} vectors", AVM_VERSION_STRING,
-               ic.socket_path, avm::format_size(ic.region_size), ic.vectors);
-  // The TAP before anything listens: a bad --venet fails the start.
-  std::unique_ptr<avm::VenetDevice> dev;
-  if (options.venet) {
-    if (ic.vectors < 2) {
-      spdlog::critical("cannot start: a venet device needs a doorbell vector: --vectors 2 or more");
-      return 1;
-    }
-    auto tap = avm::open_tap_in_netns(options.venet->config.tap_name, options.venet->netns);
-    if (!tap) {
-      spdlog::critical("cannot start: venet: {}", tap.error().message);
-      return 1;
-    }
-    auto d = avm::VenetDevice::create(options.venet->config, std::move(*tap));
-    if (!d) {
-      spdlog::critical("cannot start: venet: {}", d.error().message);
-      return 1;
-    }
-    dev = std::move(*d);
+  if (options.legacy()) {
+    const avm::InstanceConfig& ic = options.config;
+    spdlog::info("alacrityvmd {} starting: socket {}, region {}, {} vectors", AVM_VERSION_STRING,
+                 ic.socket_path, avm::format_size(ic.region_size), ic.vectors);
+  } else {
+    spdlog::info("alacrityvmd {} starting: config {}, control socket {}", AVM_VERSION_STRING,
+                 so.config_file ? so.config.file : "(none)", so.config.daemon.control_socket);
   }
-  avm::Instance inst(ic);
-  if (auto ok = inst.listen(); !ok) {
+  avm::Service service(std::move(so));
+  if (auto ok = service.start(); !ok) {
     spdlog::critical("cannot start: {}", ok.error().message);
     return 1;
   }
-  if (dev) {
-    if (auto ok = inst.attach(kLegacyDevice, std::move(dev)); !ok) {
-      spdlog::critical("cannot start: venet: {}", ok.error().message);
-      return 1;
-    }
-  }
+  // Detach before any instance thread exists: a child has only the
+  // forking thread.
   if (!options.foreground) {
     if (auto ok = avm::detach(); !ok) {
       spdlog::critical("cannot detach: {}", ok.error().message);
       return 1;
     }
   }
-  // The thread after the fork: a child has only the forking thread.
-  if (auto ok = inst.start(); !ok) {
-    spdlog::critical("cannot start: {}", ok.error().message);
+  auto ran = service.run(signals.get());
+  service.stop();
+  spdlog::info("stats: {}", service.legacy_stats_json());
+  if (!ran) {
+    spdlog::critical("{}", ran.error().message);
     return 1;
   }
-  serve_signals(inst, signals.get());
-  inst.stop();
-  spdlog::info("stats: {}", inst.stats_json());
   spdlog::info("alacrityvmd stopped");
   return 0;
 }

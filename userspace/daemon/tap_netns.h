@@ -15,4 +15,9 @@ namespace avm {
 // ever changes namespace; the TAP's fd works from any namespace.
 Result<Tap> open_tap_in_netns(const std::string& name, const std::string& netns);
 
+// Enslaves interface @ifname to the Linux bridge @bridge (SIOCBRADDIF) and
+// sets it up, in namespace @netns (as above).
+Status join_bridge_in_netns(const std::string& ifname, const std::string& bridge,
+                            const std::string& netns);
+
 }  // namespace avm

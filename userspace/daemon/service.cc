@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0
+// Service lifecycle: start (config objects, legacy instance, state.json,
+// control socket, metrics), the main loop and its signals, persistence.
+#include "daemon/service.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <filesystem>
+
+#include "daemon/methods.h"
+#include "daemon/metrics_source.h"
+#include "daemon/notify.h"
+#include "metrics/metrics.h"
+
+namespace avm {
+
+Service::Service(ServiceOptions options)
+    : options_(std::move(options)), store_(options_.config.daemon.state_dir) {
+  auto loop = EventLoop::create();
+  AVM_CHECK(loop.has_value());  // only fails without fds/memory at start-up
+  loop_ = std::move(*loop);
+  add_methods(dispatcher_, *this);
+}
+
+Service::~Service() {
+  stop();
+}
+
+std::string Service::run_dir() const {
+  return std::filesystem::path(settings().control_socket).parent_path().string();
+}
+
+void Service::persist() const {
+  if (!options_.persist) {
+    return;
+  }
+  SavedState s;
+  for (const auto& [name, e] : instances_) {
+    if (e.spec.origin == Origin::kApi) {
+      s.instances.push_back(e.spec);
+    }
+  }
+  for (const auto& [name, d] : devices_) {
+    if (d.origin == Origin::kApi) {
+      s.devices.push_back(d);
+    }
+  }
+  if (auto ok = store_.save(s); !ok) {
+    spdlog::error("cannot save {}: {}", store_.path(), ok.error().message);
+  }
+}
+
+void Service::changed(const rpc::Caller& caller, const std::string& what) const {
+  spdlog::info("api: {} (pid {} uid {} gid {})", what, caller.pid, caller.uid, caller.gid);
+  persist();
+}
+
+void Service::apply_config_objects() {
+  for (const InstanceSpec& s : options_.config.instances) {
+    if (auto ok = create_instance(s); !ok) {
+      spdlog::error("{}: instance {}: {}", options_.config.file, s.name, ok.error().message);
+    }
+  }
+  for (const DeviceSpec& s : options_.config.devices) {
+    if (auto ok = create_device(s); !ok) {
+      spdlog::error("{}: device {}: {}", options_.config.file, s.name, ok.error().message);
+    }
+  }
+}
+
+// API objects from state.json.  One that cannot be re-created (its TAP
+// or socket is taken meanwhile, a config object took its name) is logged
+// and left out; a device whose attach fails stays, detached.
+void Service::restore() {
+  auto saved = store_.load();
+  if (!saved) {
+    return;  // start() checked it
+  }
+  for (InstanceSpec s : saved->instances) {
+    s.origin = Origin::kApi;
+    if (auto ok = create_instance(s); !ok) {
+      spdlog::error("{}: instance {} not restored: {}", store_.path(), s.name, ok.error().message);
+    }
+  }
+  for (DeviceSpec s : saved->devices) {
+    s.origin = Origin::kApi;
+    if (auto ok = create_device(s); !ok && s.instance) {
+      spdlog::error("{}: device {} not attached to {}: {}", store_.path(), s.name, *s.instance,
+                    ok.error().message);
+      s.instance.reset();
+      if (auto again = create_device(s); !again) {
+        spdlog::error("{}: device {} not restored: {}", store_.path(), s.name,
+                      again.error().message);
+      }
+    } else if (!ok) {
+      spdlog::error("{}: device {} not restored: {}", store_.path(), s.name, ok.error().message);
+    }
+  }
+  spdlog::info("{}: {} instances, {} devices restored", store_.path(), saved->instances.size(),
+               saved->devices.size());
+}
+
+void Service::open_control() {
+  rpc::ServerConfig rc;
+  rc.path = settings().control_socket;
+  rc.mode = 0660;
+  rc.group = settings().control_group;
+  rc.max_request_bytes = settings().max_request_bytes;
+  rc.max_connections = settings().max_connections;
+  auto server = rpc::Server::create(rc, [this](std::string_view line, const rpc::Caller& c) {
+    return dispatcher_.handle_line(line, c);
+  });
+  if (!server) {
+    throw std::runtime_error("control socket " + rc.path + ": " + server.error().message);
+  }
+  control_ = std::move(*server);
+  auto ok = loop_->add(control_->fd(), EPOLLIN, [this](uint32_t) { control_->handle_events(); });
+  AVM_CHECK(ok.has_value());
+  spdlog::info("control socket {} (group {}, max {} connections)", rc.path, rc.group,
+               rc.max_connections);
+}
+
+void Service::open_metrics() {
+  const MetricsSettings& m = options_.config.metrics;
+  if (!m.enabled) {
+    return;
+  }
+  auto server = metrics::Server::create(m.listen, [this] { return metric_families(*this); });
+  if (!server) {
+    throw std::runtime_error("metrics " + m.listen + ": " + server.error().message);
+  }
+  metrics_ = std::move(*server);
+  auto ok = loop_->add(metrics_->fd(), EPOLLIN, [this](uint32_t) { metrics_->handle_events(); });
+  AVM_CHECK(ok.has_value());
+  spdlog::info("metrics on {}", metrics_->address());
+}
+
+Status Service::start() {
+  if (options_.persist) {
+    // A corrupt state file stops the start: better than forgetting objects.
+    if (auto saved = store_.load(); !saved) {
+      return tl::unexpected(saved.error());
+    }
+  }
+  const std::string dir = run_dir();
+  if (options_.control && !dir.empty() && ::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) {
+    return errno_error("mkdir " + dir);
+  }
+  if (options_.legacy_instance) {
+    if (auto ok = create_instance(*options_.legacy_instance); !ok) {
+      return make_error(EINVAL, ok.error().message);
+    }
+    if (options_.legacy_device) {
+      if (auto ok = create_device(*options_.legacy_device); !ok) {
+        return make_error(EINVAL, "venet: " + ok.error().message);
+      }
+    }
+  }
+  apply_config_objects();
+  if (options_.persist) {
+    restore();
+  }
+  try {
+    if (options_.control) {
+      open_control();
+    }
+    open_metrics();
+  } catch (const std::runtime_error& e) {
+    return make_error(EADDRINUSE, e.what());
+  }
+  return {};
+}
+
+void Service::on_signal(int signal_fd) {
+  signalfd_siginfo si{};
+  while (::read(signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+    const int sig = static_cast<int>(si.ssi_signo);
+    switch (sig) {
+      case SIGUSR1:
+      case SIGUSR2: {
+        const bool up = sig == SIGUSR2;
+        spdlog::info("received SIG{}: host link {}", sigabbrev_np(sig), up ? "up" : "down");
+        if (options_.legacy_device) {
+          if (auto ok = set_link(options_.legacy_device->name, up, Origin::kLegacy); !ok) {
+            spdlog::warn("link {}: {}", up ? "up" : "down", ok.error().message);
+          }
+        }
+        break;
+      }
+      case SIGQUIT:
+        spdlog::info("stats: {}", legacy_stats_json());
+        break;
+      case SIGHUP:
+        if (auto r = reload(); !r) {
+          spdlog::error("reload: {}", r.error().message);
+        }
+        break;
+      default:
+        spdlog::info("received SIG{}, shutting down", sigabbrev_np(sig));
+        loop_->request_stop();
+        break;
+    }
+  }
+}
+
+std::string Service::status_line() const {
+  return fmt::format("{} instances, {} devices", instances_.size(), devices_.size());
+}
+
+std::string Service::legacy_stats_json() const {
+  if (options_.legacy_instance) {
+    if (Instance* inst = instance(options_.legacy_instance->name)) {
+      return inst->stats_json();
+    }
+  }
+  return stats(std::nullopt).value_or(rpc::Json::object()).dump();
+}
+
+Status Service::run(int signal_fd) {
+  for (auto& [name, e] : instances_) {
+    if (auto ok = e.inst->start(); !ok) {
+      return make_error(ok.error().code, "instance " + name + ": " + ok.error().message);
+    }
+  }
+  threads_started_ = true;
+  if (signal_fd >= 0) {
+    if (auto ok =
+            loop_->add(signal_fd, EPOLLIN, [this, signal_fd](uint32_t) { on_signal(signal_fd); });
+        !ok) {
+      return ok;
+    }
+  }
+  notifier_ = std::make_unique<Notifier>(*loop_);
+  notifier_->ready(status_line());
+  loop_->run();
+  loop_->clear_stop();
+  notifier_->stopping();
+  notifier_.reset();
+  if (signal_fd >= 0) {
+    loop_->remove(signal_fd);
+  }
+  return {};
+}
+
+void Service::stop() {
+  if (control_) {
+    loop_->remove(control_->fd());
+    control_.reset();
+  }
+  if (metrics_) {
+    loop_->remove(metrics_->fd());
+    metrics_.reset();
+  }
+  for (auto& [name, e] : instances_) {
+    e.inst->stop();
+  }
+}
+
+}  // namespace avm

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0
+// avm::Service: alacrityvmd as a whole.  Instances and devices by name
+// (from the config file, from the API, or the legacy command line), the
+// rules between them (limits, vectors, read-only config objects, nothing
+// half-applied), state.json for the API-created ones, and the main loop:
+// signals, the JSON-RPC control socket, metrics, the systemd watchdog.
+//
+// Threading: everything here runs on the main thread (the service loop);
+// each Instance runs its own thread and is called through its run_sync.
+//
+// Every operation either succeeds completely or changes nothing and
+// returns the JSON-RPC fault of docs/control-api.md.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bridge/event_loop.h"
+#include "daemon/config.h"
+#include "daemon/instance.h"
+#include "daemon/spec.h"
+#include "daemon/state_store.h"
+#include "lib/error.h"
+#include "rpc/dispatcher.h"
+#include "rpc/protocol.h"
+#include "rpc/server.h"
+
+namespace avm::metrics {
+class Server;
+}
+
+namespace avm {
+class Notifier;
+}
+
+namespace avm {
+
+struct ServiceOptions {
+  Config config;             // [daemon], [metrics] and the config objects
+  bool config_file = false;  // config.file was read (reload re-reads it)
+  bool control = true;       // open the control socket
+  bool persist = true;       // read and write state.json
+  std::optional<InstanceSpec> legacy_instance;
+  std::optional<DeviceSpec> legacy_device;
+  mode_t legacy_socket_mode = 0600;
+  unsigned max_clients = 16;  // QEMU processes per instance
+};
+
+class Service {
+ public:
+  explicit Service(ServiceOptions options);
+  ~Service();
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  // Config objects, the legacy instance, state.json, the control socket
+  // and metrics.  Instances listen (no threads yet: the caller may fork).
+  Status start();
+  // Starts the instance threads, then serves until SIGINT/SIGTERM on
+  // @signal_fd (-1: none) or request_stop().
+  Status run(int signal_fd);
+  void request_stop() { loop_->request_stop(); }
+  // Host RESET on every instance, sockets closed.
+  void stop();
+
+  // --- operations (the JSON-RPC methods call these) -------------------
+  rpc::Outcome<void> create_instance(const InstanceSpec& spec);
+  rpc::Outcome<void> delete_instance(const std::string& name, bool force, Origin by);
+  rpc::Outcome<void> create_device(const DeviceSpec& spec);
+  rpc::Outcome<void> delete_device(const std::string& name, Origin by);
+  rpc::Outcome<void> attach(const std::string& device, const std::string& instance, Origin by);
+  rpc::Outcome<void> detach(const std::string& device, Origin by);
+  rpc::Outcome<void> set_link(const std::string& device, bool up, Origin by);
+  rpc::Outcome<rpc::Json> reload();
+
+  rpc::Outcome<rpc::Json> instance_json(const std::string& name, bool with_stats) const;
+  rpc::Outcome<rpc::Json> device_json(const std::string& name, bool with_stats) const;
+  std::vector<std::string> instance_names() const;
+  std::vector<std::string> device_names(const std::optional<std::string>& instance) const;
+  rpc::Outcome<rpc::Json> stats(const std::optional<std::string>& instance) const;
+  // For the generators: NOT_FOUND if there is no such instance.
+  rpc::Outcome<InstanceSpec> instance_spec(const std::string& name) const;
+  std::string run_dir() const;
+
+  const DaemonSettings& settings() const { return options_.config.daemon; }
+  const rpc::Dispatcher& dispatcher() const { return dispatcher_; }
+  Instance* instance(const std::string& name) const;
+  // Rewrites state.json with the API-created objects (after a change).
+  void persist() const;
+  // A state-changing call succeeded: log who made it, persist.
+  void changed(const rpc::Caller& caller, const std::string& what) const;
+  // systemd's STATUS=.
+  std::string status_line() const;
+  // The legacy SIGQUIT line.
+  std::string legacy_stats_json() const;
+
+ private:
+  struct InstanceEntry {
+    InstanceSpec spec;
+    std::unique_ptr<Instance> inst;
+  };
+
+  rpc::Outcome<void> writable(Origin origin, const std::string& what) const;
+  // TAP, bridge, VenetDevice, Instance::attach; nothing left on failure.
+  rpc::Outcome<void> plug(const DeviceSpec& spec, InstanceEntry& e);
+  void restore();
+  void apply_config_objects();
+  void on_signal(int signal_fd);
+  void on_control();
+  void open_control();
+  void open_metrics();
+  // Diff the running config objects against @next.
+  rpc::Json apply_reload(const Config& next);
+
+  ServiceOptions options_;
+  std::unique_ptr<EventLoop> loop_;
+  std::map<std::string, InstanceEntry> instances_;
+  std::map<std::string, DeviceSpec> devices_;
+  StateStore store_;
+  rpc::Dispatcher dispatcher_;
+  std::unique_ptr<rpc::Server> control_;
+  std::unique_ptr<metrics::Server> metrics_;
+  std::unique_ptr<Notifier> notifier_;
+  bool threads_started_ = false;
+};
+
+}  // namespace avm

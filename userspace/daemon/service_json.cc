@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+// The JSON objects of docs/control-api.md: instance, device, stats.
+#include "daemon/service.h"
+
+namespace avm {
+
+using rpc::Json;
+
+namespace {
+
+Json venet_stats(const VenetStats& v) {
+  return {{"tx_packets", v.tx_packets},
+          {"tx_bytes", v.tx_bytes},
+          {"tx_errors", v.tx_errors},
+          {"tx_dropped_link", v.tx_dropped_link},
+          {"tap_write_errors", v.tap_write_errors},
+          {"rx_packets", v.rx_packets},
+          {"rx_bytes", v.rx_bytes},
+          {"rx_no_buffers", v.rx_no_buffers},
+          {"rx_too_big", v.rx_too_big},
+          {"rx_dropped_link", v.rx_dropped_link},
+          {"doorbells", v.doorbells},
+          {"tx_signals", v.tx_signals},
+          {"tx_signals_suppressed", v.tx_signals_suppressed},
+          {"rx_signals", v.rx_signals},
+          {"rx_signals_suppressed", v.rx_signals_suppressed},
+          {"events_posted", v.events_posted},
+          {"wakeups", v.wakeups},
+          {"polls", v.polls},
+          {"poll_hits", v.poll_hits},
+          {"busy_poll_us", v.busy_poll_us},
+          {"bad_descriptors", v.bad_descriptors},
+          {"resets", v.resets},
+          {"opens", v.opens}};
+}
+
+Json bridge_stats(const InstanceInfo& i) {
+  const BridgeCounters& b = i.bridge;
+  return {{"doorbells", b.doorbells},
+          {"inits", b.inits},
+          {"guest_resets", b.guest_resets},
+          {"stale_inits", b.stale_inits},
+          {"bad_guest_state", b.bad_guest_state},
+          {"restarts", b.restarts},
+          {"device_faults", b.device_faults},
+          {"devices_added", b.devices_added},
+          {"devices_removed", b.devices_removed},
+          {"evq_posted", i.evq.posted},
+          {"evq_overflows", i.evq.overflows},
+          {"evq_interrupts", i.evq.interrupts},
+          {"evq_interrupts_no_sink", i.evq.interrupts_no_sink},
+          {"evq_suppressed", i.evq.suppressed},
+          {"calls", i.calls}};
+}
+
+const AttachedDevice* find(const InstanceInfo& i, const std::string& name) {
+  for (const AttachedDevice& d : i.devices) {
+    if (d.name == name) {
+      return &d;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<std::string> Service::instance_names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, e] : instances_) {
+    out.push_back(name);
+  }
+  return out;
+}
+
+std::vector<std::string> Service::device_names(const std::optional<std::string>& instance) const {
+  std::vector<std::string> out;
+  for (const auto& [name, d] : devices_) {
+    if (!instance || d.instance == instance) {
+      out.push_back(name);
+    }
+  }
+  return out;
+}
+
+rpc::Outcome<InstanceSpec> Service::instance_spec(const std::string& name) const {
+  auto it = instances_.find(name);
+  if (it == instances_.end()) {
+    return rpc::fault(rpc::kNotFound, "no instance named " + name,
+                      Json{{"kind", "instance"}, {"name", name}});
+  }
+  InstanceSpec s = it->second.spec;
+  s.socket = it->second.inst->config().socket_path;
+  return s;
+}
+
+rpc::Outcome<Json> Service::instance_json(const std::string& name, bool with_stats) const {
+  auto spec = instance_spec(name);
+  if (!spec) {
+    return tl::unexpected(spec.error());
+  }
+  const InstanceInfo info = instance(name)->info();
+  Json j = {{"name", name},
+            {"origin", to_string(spec->origin)},
+            {"socket", spec->socket},
+            {"region_size", spec->region_size},
+            {"vectors", spec->vectors},
+            {"state", to_string(info.state)},
+            {"guest", nullptr},
+            {"devices", device_names(name)}};
+  if (info.guest != 0) {
+    j["guest"] = Json{{"peer", info.guest}};
+  }
+  if (with_stats) {
+    j["stats"] = bridge_stats(info);
+  }
+  return j;
+}
+
+rpc::Outcome<Json> Service::device_json(const std::string& name, bool with_stats) const {
+  auto it = devices_.find(name);
+  if (it == devices_.end()) {
+    return rpc::fault(rpc::kNotFound, "no device named " + name,
+                      Json{{"kind", "device"}, {"name", name}});
+  }
+  const DeviceSpec& d = it->second;
+  Json j = {{"name", name},
+            {"origin", to_string(d.origin)},
+            {"type", d.type},
+            {"instance", nullptr},
+            {"tap", device_tap(d)},
+            {"bridge", nullptr},
+            {"netns", nullptr},
+            {"mac", format_mac(device_mac(d))},
+            {"mtu", d.mtu},
+            {"queues", d.queues},
+            {"backend", d.backend == "kernel" ? "kernel" : "user"},
+            {"link", d.link_up ? "up" : "down"},
+            {"guest_open", false},
+            {"quarantined", false}};
+  if (d.bridge) {
+    j["bridge"] = *d.bridge;
+  }
+  if (d.netns) {
+    j["netns"] = *d.netns;
+  }
+  const AttachedDevice* a = nullptr;
+  InstanceInfo info;
+  if (d.instance) {
+    j["instance"] = *d.instance;
+    if (Instance* inst = instance(*d.instance)) {
+      info = inst->info();
+      a = find(info, name);
+    }
+  }
+  if (a != nullptr) {
+    j["guest_open"] = a->open;
+    j["quarantined"] = a->quarantined;
+  }
+  if (with_stats) {
+    j["stats"] = a != nullptr ? venet_stats(a->stats) : venet_stats(VenetStats{});
+  }
+  return j;
+}
+
+rpc::Outcome<Json> Service::stats(const std::optional<std::string>& only) const {
+  if (only && !instances_.contains(*only)) {
+    return rpc::fault(rpc::kNotFound, "no instance named " + *only,
+                      Json{{"kind", "instance"}, {"name", *only}});
+  }
+  Json all = Json::object();
+  for (const auto& [name, e] : instances_) {
+    if (only && *only != name) {
+      continue;
+    }
+    const InstanceInfo info = e.inst->info();
+    Json devs = Json::object();
+    for (const AttachedDevice& d : info.devices) {
+      devs[d.name] = venet_stats(d.stats);
+    }
+    all[name] = Json{{"bridge", bridge_stats(info)}, {"devices", devs}};
+  }
+  return Json{{"instances", all}};
+}
+
+}  // namespace avm

@@ -44,7 +44,7 @@ class Plan:
 
 
 QUICK = Plan(reps=1, seconds=2, trace_seconds=2, rr_count=200, rr_traced=50, pings=5,
-             multi=(), multi_seconds=0)
+             multi=(), multi_seconds=2)
 
 
 def log(msg: str) -> None:
@@ -72,7 +72,11 @@ def window(g: BenchGuest, traced: bool, work) -> dict:
 def iperf3(g: BenchGuest, direction: str, seconds: int, traced: bool) -> dict:
     def work():
         return BenchGuest.iperf3_result(g.iperf3_popen(direction, seconds), seconds + 120)
-    d = window(g, traced, work)
+    try:
+        d = window(g, traced, work)
+    except RuntimeError as e:  # one retry: iperf3 -s can be slow to listen again
+        log(f"  {g.name} {direction}: {e}; once more")
+        d = window(g, traced, work)
     log(f"  {g.name} {direction} {'traced ' if traced else ''}{d['gbps']:.3f} Gbit/s, "
         f"{d['packets']} packets")
     return d
@@ -135,12 +139,16 @@ def multi(plan: Plan, image: Path, work: Path, logs: Path, rr: Path) -> dict:
     for n in plan.multi:
         for kind in KINDS:
             log(f"{n} x {kind}: booting")
-            guests = boot(kind, n, image, work, logs, rr, first=10 * n,
-                          venet_opts=plan.venet_opts)
+            guests = []
             try:
+                guests = boot(kind, n, image, work, logs, rr, first=10 * n,
+                              venet_opts=plan.venet_opts)
                 res = {}
                 for direction in DIRECTIONS:
-                    procs = [g.iperf3_popen(direction, plan.multi_seconds) for g in guests]
+                    for g in guests:
+                        g.wait_listening(harness.IPERF_PORT)
+                    procs = [g.iperf3_popen(direction, plan.multi_seconds, wait=False)
+                             for g in guests]
                     rates = [BenchGuest.iperf3_result(p, plan.multi_seconds + 180)["gbps"]
                              for p in procs]
                     res[direction] = {"gbps": rates, "aggregate_gbps": sum(rates),
@@ -148,6 +156,9 @@ def multi(plan: Plan, image: Path, work: Path, logs: Path, rr: Path) -> dict:
                     log(f"  {n} x {kind} {direction}: {sum(rates):.3f} Gbit/s "
                         f"({', '.join(f'{r:.3f}' for r in rates)})")
                 out.setdefault(str(n), {})[kind] = res
+            except Exception as e:  # noqa: BLE001 - report it, keep the rest
+                log(f"  {n} x {kind} failed: {e}")
+                out.setdefault(str(n), {})[kind] = {"error": str(e)[:2000]}
             finally:
                 for g in guests:
                     g.stop()

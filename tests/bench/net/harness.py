@@ -268,11 +268,16 @@ class BenchGuest:
         self._wait(lambda: self.ns.run(["busybox", "ping", "-c", "1", "-W", "2", GUEST_IP],
                                        timeout=10).returncode == 0, 120, "a ping reply")
         g.run(f"iperf3 -s -D -p {IPERF_PORT} && avm_rr server {RR_PORT}", check=True)
-        tcp = "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null"
-        self._wait(lambda: g.run(f"{tcp} | grep -q ':{IPERF_PORT:04X} [0:]* 0A' && "
-                                 f"{tcp} | grep -q ':{RR_PORT:04X} [0:]* 0A'").status == 0,
-                   60, "iperf3 and avm_rr listening")
+        self.wait_listening(IPERF_PORT, RR_PORT)
         return self
+
+    def wait_listening(self, *ports: int, timeout: float = 60) -> None:
+        """Until the guest listens on every port (iperf3 -s reopens its
+        socket after each test, which takes a moment under TCG)."""
+        tcp = "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null"
+        cmd = " && ".join(f"{tcp} | grep -q ':{p:04X} [0:]* 0A'" for p in ports)
+        self._wait(lambda: self.guest.run(cmd).status == 0, timeout,
+                   f"listener on {ports}")
 
     def stop(self) -> None:
         """Tear everything down, each part even when another one failed."""
@@ -369,13 +374,21 @@ class BenchGuest:
         argv = ["iperf3", "-c", GUEST_IP, "-p", str(IPERF_PORT), "-t", str(seconds), "-J"]
         return self.ns.cmd(argv + (["-R"] if direction == "g2h" else []))
 
-    def iperf3_popen(self, direction: str, seconds: int) -> subprocess.Popen:
+    def iperf3_popen(self, direction: str, seconds: int,
+                     wait: bool = True) -> subprocess.Popen:
+        if wait:
+            self.wait_listening(IPERF_PORT)
         return subprocess.Popen(self.iperf3_cmd(direction, seconds), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
 
     @staticmethod
     def iperf3_result(p: subprocess.Popen, timeout: float) -> dict:
-        out, err = p.communicate(timeout=timeout)
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            raise RuntimeError(f"iperf3 still running after {timeout} s") from None
         data = json.loads(out) if out.strip().startswith("{") else {}
         if p.returncode != 0 or "error" in data:
             raise RuntimeError(f"iperf3 failed: {data.get('error', '')} {err}")

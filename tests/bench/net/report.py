@@ -169,6 +169,9 @@ def markdown(r: dict) -> str:
             out.append(f"| 1 | {DIR_NAME[d]} | {_f(v1)} | {_f(n1)} | {_f(_per(n1, v1), 2)} "
                        "| – | – |")
             for n, m in r["multi"].items():
+                if "error" in m["virtio"] or "error" in m["venet"]:
+                    out.append(f"| {n} | {DIR_NAME[d]} | failed: see report.json | | | | |")
+                    continue
                 a, b = m["virtio"][d], m["venet"][d]
                 ratio = b["aggregate_gbps"] / a["aggregate_gbps"] if a["aggregate_gbps"] else None
                 out.append(f"| {n} | {DIR_NAME[d]} | {_f(a['aggregate_gbps'])} | "
@@ -213,8 +216,8 @@ def plot(r: dict, path: Path) -> None:
         ns = [1] + [int(n) for n in multi]
         for kind in KINDS:
             for d, style in (("g2h", "-o"), ("h2g", "--s")):
-                ys = [s[kind][f"gbps_{d}"]] + [multi[str(n)][kind][d]["aggregate_gbps"]
-                                              for n in ns[1:]]
+                ys = [s[kind][f"gbps_{d}"]] + [multi[str(n)][kind].get(d, {}).get(
+                    "aggregate_gbps", float("nan")) for n in ns[1:]]
                 ax.plot(ns, ys, style, color=colors[kind], label=f"{kind} {d}")
         ax.set_xticks(ns)
         ax.set_xlabel("guests")

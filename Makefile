@@ -163,5 +163,11 @@ bench: userspace modules
 check-bench: userspace modules
 	$(PYTHON) -m pytest -v -p no:cacheprovider tests/bench/net $(PYTEST_ARGS)
 
+# tests/bench/host: vbus_host.ko vs the userspace venet backend in one test VM
+# (docs/host-module.md); writes build/bench/host.{json,md}, ~2 min.
+.PHONY: bench-host
+bench-host: userspace modules
+	$(PYTHON) tests/bench/host/compare.py --out $(BUILD)/bench
+
 clean:
 	rm -rf $(BUILD) $(DIST)

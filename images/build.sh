@@ -55,6 +55,9 @@ mkdir -p "$work"
 mirror=${AVM_MIRROR:-http://deb.debian.org/debian}
 security=${AVM_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 
+# SOURCE_DATE_EPOCH is an input only when given: the default follows commits
+# whose content the stamp covers already (images/ files, the repository)
+sde_given=${SOURCE_DATE_EPOCH:-}
 if [[ -z ${SOURCE_DATE_EPOCH:-} ]]; then
 	SOURCE_DATE_EPOCH=$(git -C "$AVM_TOP" log -1 --format=%ct -- images packaging 2>/dev/null) ||
 		true
@@ -86,7 +89,7 @@ inputs_digest() {
 	{
 		cd "$AVM_IMAGES_DIR" && find . -type f -print0 | sort -z | xargs -0 sha256sum
 		cat "$(ssh_pubkey)"
-		echo "$flavour $SOURCE_DATE_EPOCH $mirror $security"
+		echo "$flavour $sde_given $mirror $security"
 		"$AVM_TOP/scripts/kernel-version.sh"
 		if [[ $flavour == guest ]]; then
 			sha256sum "$AVM_DIST/repo/apt/dists/bookworm/InRelease" \

@@ -84,9 +84,14 @@ def debian_deps_repo(vm: HostVM, run_dir: Path) -> Path:
     status.write_text(vm.ssh("cat /var/lib/dpkg/status").stdout)
     packages = env.REPO / "apt" / "dists" / "bookworm" / "main" / "binary-amd64" / "Packages"
     names = debdeps.kit_dependencies(packages, ["alacrityvm", "alacrityvm-archive-keyring"])
-    pins = debdeps.missing_on_vm(status, names, run_dir)
+    # Ansible's apt module needs python3-apt on the host; it installs it
+    # itself when missing, which takes the network the VM does not have.
+    names.add("python3-apt")
+    apt = debdeps.PrivateApt()
+    apt.update()
+    pins = debdeps.missing_on_vm(apt, status, names)
     repo = run_dir / "debian-deps"
-    debdeps.build_repo(pins, repo, env.WORK / "cache" / "archives")
+    debdeps.build_repo(apt, status, pins, repo)
     TIMES["Debian dependencies"] = time.monotonic() - start
     return repo
 

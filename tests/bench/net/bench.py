@@ -212,7 +212,17 @@ def main() -> int:
     ap.add_argument("--multi", help="guests at once, e.g. 2,4 ('' for none)")
     ap.add_argument("--venet-opts", help="extra --venet keys for alacrityvmd, e.g. "
                     "ring=1024,buf=4096 (experiments; the report says so)")
+    ap.add_argument("--render", type=Path, metavar="DIR",
+                    help="only rewrite DIR/report.md and report.png from DIR/report.json")
     args = ap.parse_args()
+    if args.render:
+        results = json.loads((args.render / "report.json").read_text())
+        results["summary"] = report.summarize(results)
+        (args.render / "report.json").write_text(json.dumps(results, indent=1) + "\n")
+        (args.render / "report.md").write_text(report.markdown(results))
+        report.plot(results, args.render / "report.png")
+        print((args.render / "report.md").read_text())
+        return 0
     overrides = {k: v for k, v in (("reps", args.reps), ("seconds", args.seconds),
                                    ("trace_seconds", args.trace_seconds),
                                    ("venet_opts", args.venet_opts)) if v is not None}

@@ -43,6 +43,7 @@ def summarize(r: dict) -> dict:
             t = k["traced"][d]
             o[f"traced_gbps_{d}"] = t["gbps"]
             o[f"packets_{d}"] = t["packets"]
+            o[f"bytes_per_packet_{d}"] = _per(t["bytes"], t["packets"])
             o[f"notif_per_packet_{d}"] = _per(_notifications(kind, t), t["packets"])
             o[f"irq_per_packet_{d}"] = _per(t["msi"], t["packets"])
             o[f"guest_irq_per_packet_{d}"] = _per(t["guest_irqs"], t["packets"])
@@ -106,7 +107,7 @@ def _f(x, digits: int = 3) -> str:
     if x is None:
         return "–"
     if isinstance(x, float):
-        return f"{x:.{digits}f}" if abs(x) < 1000 else f"{x:.0f}"
+        return f"{x:.{digits}f}" if abs(x) < 1000 and digits else f"{x:.0f}"
     return str(x)
 
 
@@ -121,6 +122,10 @@ ROWS = [
     ("notif_per_mib_h2g", "notifications/MiB, host→guest", 1),
     ("irq_per_mib_g2h", "interrupts/MiB, guest→host", 1),
     ("irq_per_mib_h2g", "interrupts/MiB, host→guest", 1),
+    ("bytes_per_packet_g2h", "bytes/packet (both ways), guest→host run", 0),
+    ("bytes_per_packet_h2g", "bytes/packet (both ways), host→guest run", 0),
+    ("retransmits_g2h", "TCP retransmits per run, guest→host (median)", 0),
+    ("retransmits_h2g", "TCP retransmits per run, host→guest (median)", 0),
     ("rr_p50_us", "request/response 64 B, p50 µs", 1),
     ("rr_p99_us", "request/response 64 B, p99 µs", 1),
     ("rr_notif_per_transaction", "notifications/transaction (rr)", 2),
@@ -130,6 +135,8 @@ ROWS = [
     ("cpu_backend_s_per_gb_h2g", "backend CPU s/GB host→guest", 2),
     ("cpu_qemu_s_per_gb_g2h", "QEMU CPU s/GB guest→host", 2),
     ("cpu_qemu_s_per_gb_h2g", "QEMU CPU s/GB host→guest", 2),
+    ("cpu_qemu_vcpu_s_per_gb_g2h", "guest vCPU thread s/GB guest→host", 2),
+    ("cpu_qemu_vcpu_s_per_gb_h2g", "guest vCPU thread s/GB host→guest", 2),
     ("cpu_daemon_s_per_gb_g2h", "alacrityvmd CPU s/GB guest→host", 2),
     ("cpu_daemon_s_per_gb_h2g", "alacrityvmd CPU s/GB host→guest", 2),
     ("traced_gbps_g2h", "traced run guest→host, Gbit/s", 3),

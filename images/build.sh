@@ -51,7 +51,12 @@ done
 ((${#flavours[@]} > 0)) || flavours=(guest host)
 
 work=$AVM_BUILD/images
-mkdir -p "$work"
+mkdir -p "$work" "$AVM_DIST/images"
+# one image build at a time per build directory and per output directory
+exec 8>"$work/.lock" 9>"$AVM_DIST/images/.lock"
+for fd in 8 9; do
+	flock -n "$fd" || { info "waiting for another image build to finish"; flock "$fd"; }
+done
 mirror=${AVM_MIRROR:-http://deb.debian.org/debian}
 security=${AVM_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 

@@ -199,6 +199,16 @@ def test_no_password_and_key_only_ssh(booted):
     assert r.returncode != 0 and "Permission denied" in r.stdout
 
 
+def test_boot_finished_cleanly(booted):
+    """No unit failed (systemctl would say "degraded"); where the time went
+    is printed for the report."""
+    out = guest(booted, "systemctl is-system-running --wait; systemctl --failed --no-legend; "
+                        "systemd-analyze; systemd-analyze blame --no-pager | head -n 12",
+                check=False)
+    print(out.stdout)
+    assert out.stdout.splitlines()[0] == "running"
+
+
 def test_host_keys_made_on_first_boot(booted):
     out = guest(booted, "systemctl is-active avm-ssh-hostkeys.service avm-authorized-keys.service"
                         " systemd-networkd.service ssh.service; ls /etc/ssh/ssh_host_ed25519_key;"

@@ -39,6 +39,14 @@ def test_python3_and_sudo(host_vm):
     assert out.stdout.strip().endswith("avm-host")
 
 
+def test_boot_finished_cleanly(host_vm):
+    out = run(host_vm + ["systemctl is-system-running --wait; systemctl --failed --no-legend;"
+                         " systemd-analyze; systemd-analyze blame --no-pager | head -n 12"],
+              check=False, timeout=300)
+    print(out.stdout)
+    assert out.stdout.splitlines()[0] == "running"
+
+
 def test_nothing_of_ours(host_vm):
     out = run(host_vm + ["dpkg-query -W -f='${Package}\\n'; ls /etc/apt/sources.list.d"],
               timeout=120)

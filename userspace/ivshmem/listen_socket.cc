@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "ivshmem/listen_socket.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -110,6 +111,38 @@ Result<ListenSocket> ListenSocket::create(const std::string& path, mode_t mode, 
   }
   if (::listen(ls.fd_.get(), backlog) < 0) {
     return errno_error("listen " + path);
+  }
+  return ls;
+}
+
+Result<ListenSocket> ListenSocket::adopt(UniqueFd fd, const std::string& path, dev_t dev,
+                                         ino_t ino) {
+  int v = 0;
+  socklen_t len = sizeof v;
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0 || v == 0) {
+    return make_error(EINVAL, "adopted fd for " + path + " is not a listening socket");
+  }
+  len = sizeof v;
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 || v != AF_UNIX) {
+    return make_error(EINVAL, "adopted fd for " + path + " is not a UNIX socket");
+  }
+  len = sizeof v;
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_TYPE, &v, &len) < 0 || v != SOCK_STREAM) {
+    return make_error(EINVAL, "adopted fd for " + path + " is not a stream socket");
+  }
+  const int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) < 0 ||
+      ::fcntl(fd.get(), F_SETFD, FD_CLOEXEC) < 0) {
+    return errno_error("fcntl adopted socket");
+  }
+  ListenSocket ls;
+  ls.fd_ = std::move(fd);
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == dev &&
+      st.st_ino == ino) {
+    ls.path_ = path;  // the file is still ours: close() removes it
+    ls.dev_ = dev;
+    ls.ino_ = ino;
   }
   return ls;
 }

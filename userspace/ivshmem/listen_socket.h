@@ -29,12 +29,26 @@ class ListenSocket {
   // anything that is not a socket is EEXIST: neither is touched.
   static Result<ListenSocket> create(const std::string& path, mode_t mode, int backlog);
 
+  // Hand-over: a listening socket received from the process that created
+  // it (fd checked to be a listening UNIX stream socket, made
+  // non-blocking).  The file at @path is ours to remove later only if it
+  // is still the one that process created (@dev/@ino); otherwise it is
+  // left alone.
+  static Result<ListenSocket> adopt(UniqueFd fd, const std::string& path, dev_t dev, ino_t ino);
+
   int fd() const { return fd_.get(); }
   const std::string& path() const { return path_; }
+  dev_t dev() const { return dev_; }
+  ino_t ino() const { return ino_; }
 
   // Closes the socket and unlinks its file if the file is still the one
   // this object created (not a successor's).
   void close();
+  // Closes our fd but keeps the socket file: another process serves it.
+  void release() {
+    path_.clear();
+    fd_.reset();
+  }
 
  private:
   UniqueFd fd_;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "ivshmem/server.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -381,6 +382,202 @@ void Server::emit(PeerEventKind kind, PeerId id) {
   if (callback_) {
     callback_(PeerEvent{kind, id});
   }
+}
+
+Result<nlohmann::json> Server::export_state(handover::FdBundle& fds,
+                                            const std::string& prefix) const {
+  if (!running()) {
+    return make_error(EINVAL, "ivshmem: export of a server that does not run");
+  }
+  for (const auto& [id, c] : clients_) {
+    if (!c->out.empty() || c->dead) {
+      return make_error(
+          EBUSY, "ivshmem: client " + std::to_string(id) + " has messages in flight; try again");
+    }
+  }
+  nlohmann::json j;
+  j["path"] = config_.socket_path;
+  j["dev"] = static_cast<uint64_t>(listener_.dev());
+  j["ino"] = static_cast<uint64_t>(listener_.ino());
+  j["vectors"] = config_.vectors;
+  j["next_id"] = next_id_;
+  j["listening"] = listening_;
+  if (auto ok = fds.add_dup(prefix + "listen", listener_.fd()); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  for (unsigned v = 0; v < host_vectors_.size(); v++) {
+    if (auto ok = fds.add_dup(prefix + "host.v" + std::to_string(v), host_vectors_[v].fd()); !ok) {
+      return tl::unexpected(ok.error());
+    }
+  }
+  auto clients = nlohmann::json::array();
+  for (const auto& [id, c] : clients_) {
+    const std::string base = prefix + "client." + std::to_string(id) + ".";
+    if (auto ok = fds.add_dup(base + "sock", c->sock.get()); !ok) {
+      return tl::unexpected(ok.error());
+    }
+    for (unsigned v = 0; v < c->vectors.size(); v++) {
+      if (auto ok = fds.add_dup(base + "v" + std::to_string(v), c->vectors[v].fd()); !ok) {
+        return tl::unexpected(ok.error());
+      }
+    }
+    clients.push_back(id);
+  }
+  j["clients"] = clients;
+  j["stats"] = {{"accepted", stats_.accepted},
+                {"joined", stats_.joined},
+                {"left", stats_.left},
+                {"refused", stats_.refused},
+                {"handshake_failed", stats_.handshake_failed},
+                {"dropped_slow", stats_.dropped_slow},
+                {"unexpected_input", stats_.unexpected_input},
+                {"delayed_messages", stats_.delayed_messages},
+                {"accept_errors", stats_.accept_errors}};
+  return j;
+}
+
+namespace {
+
+Result<std::vector<EventFd>> adopt_vectors(handover::FdBundle& fds, const std::string& base,
+                                           unsigned n) {
+  std::vector<EventFd> out;
+  for (unsigned v = 0; v < n; v++) {
+    auto fd = fds.take(base + std::to_string(v));
+    if (!fd) {
+      return tl::unexpected(fd.error());
+    }
+    auto e = EventFd::adopt(std::move(*fd));
+    if (!e) {
+      return make_error(e.error().code, base + std::to_string(v) + ": " + e.error().message);
+    }
+    out.push_back(std::move(*e));
+  }
+  return out;
+}
+
+Status make_nonblocking(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+      ::fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+    return errno_error("fcntl");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::adopt(ServerConfig config, const nlohmann::json& state,
+                                              handover::FdBundle& fds, const std::string& prefix) {
+  auto server = std::make_unique<Server>(std::move(config));
+  Server& s = *server;
+  if (auto ok = s.validate(); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  auto path = handover::get_string(state, "path");
+  auto vectors = handover::get_u32(state, "vectors", kMaxVectors);
+  auto next_id = handover::get_u32(state, "next_id", kMaxPeerId);
+  auto dev = handover::get_u64(state, "dev");
+  auto ino = handover::get_u64(state, "ino");
+  auto clients = handover::get_array(state, "clients");
+  for (const Status& st :
+       {path ? Status{} : tl::unexpected(path.error()),
+        vectors ? Status{} : tl::unexpected(vectors.error()),
+        next_id ? Status{} : tl::unexpected(next_id.error()),
+        dev ? Status{} : tl::unexpected(dev.error()), ino ? Status{} : tl::unexpected(ino.error()),
+        clients ? Status{} : tl::unexpected(clients.error())}) {
+    if (!st) {
+      return make_error(EINVAL, "ivshmem adopt: " + st.error().message);
+    }
+  }
+  if (*path != s.config_.socket_path || *vectors != s.config_.vectors) {
+    return make_error(EINVAL, "ivshmem adopt: socket path or vectors differ from the config");
+  }
+  if ((*clients)->size() > s.config_.max_clients) {
+    return make_error(EINVAL, "ivshmem adopt: more clients than max_clients");
+  }
+  auto lfd = fds.take(prefix + "listen");
+  if (!lfd) {
+    return tl::unexpected(lfd.error());
+  }
+  auto listener = ListenSocket::adopt(std::move(*lfd), *path, static_cast<dev_t>(*dev),
+                                      static_cast<ino_t>(*ino));
+  if (!listener) {
+    return tl::unexpected(listener.error());
+  }
+  auto host = adopt_vectors(fds, prefix + "host.v", s.config_.vectors);
+  if (!host) {
+    return tl::unexpected(host.error());
+  }
+  s.epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+  if (!s.epoll_) {
+    return errno_error("ivshmem: epoll_create1");
+  }
+  for (const auto& idj : **clients) {
+    if (!idj.is_number_unsigned() || idj.get<uint64_t>() == 0 || idj.get<uint64_t>() > kMaxPeerId ||
+        s.clients_.count(idj.get<PeerId>()) != 0) {
+      return make_error(EINVAL, "ivshmem adopt: bad or repeated client id");
+    }
+    auto c = std::make_unique<Client>(s.queue_limit_);
+    c->id = idj.get<PeerId>();
+    const std::string base = prefix + "client." + std::to_string(c->id) + ".";
+    auto sock = fds.take(base + "sock");
+    if (!sock) {
+      return tl::unexpected(sock.error());
+    }
+    if (auto ok = handover::check_socket(sock->get(), SOCK_STREAM, false); !ok) {
+      return make_error(EINVAL, base + "sock: " + ok.error().message);
+    }
+    if (auto ok = make_nonblocking(sock->get()); !ok) {
+      return tl::unexpected(ok.error());
+    }
+    c->sock = std::move(*sock);
+    auto v = adopt_vectors(fds, base + "v", s.config_.vectors);
+    if (!v) {
+      return tl::unexpected(v.error());
+    }
+    c->vectors = std::move(*v);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.u64 = c->id;
+    if (::epoll_ctl(s.epoll_.get(), EPOLL_CTL_ADD, c->sock.get(), &ev) < 0) {
+      return errno_error("ivshmem: epoll_ctl");
+    }
+    const PeerId id = c->id;
+    s.clients_.emplace(id, std::move(c));
+  }
+  s.listener_ = std::move(*listener);
+  s.host_vectors_ = std::move(*host);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kListenerTag;
+  if (::epoll_ctl(s.epoll_.get(), EPOLL_CTL_ADD, s.listener_.fd(), &ev) < 0) {
+    return errno_error("ivshmem: epoll_ctl");
+  }
+  s.listening_ = true;
+  s.next_id_ = *next_id == 0 ? 1 : static_cast<PeerId>(*next_id);
+  if (auto st = state.find("stats"); st != state.end() && st->is_object()) {
+    auto get = [&](const char* k) { return handover::get_u64(*st, k).value_or(0); };
+    s.stats_.accepted = get("accepted");
+    s.stats_.joined = get("joined");
+    s.stats_.left = get("left");
+    s.stats_.refused = get("refused");
+    s.stats_.handshake_failed = get("handshake_failed");
+    s.stats_.dropped_slow = get("dropped_slow");
+    s.stats_.unexpected_input = get("unexpected_input");
+    s.stats_.delayed_messages = get("delayed_messages");
+    s.stats_.accept_errors = get("accept_errors");
+  }
+  spdlog::info("ivshmem: adopted {} with {} client(s)", s.config_.socket_path, s.clients_.size());
+  return server;
+}
+
+void Server::abandon() {
+  // No mark_dead/reap: that would tell the clients their peers left.
+  clients_.clear();
+  listener_.release();
+  listening_ = false;
+  host_vectors_.clear();
+  epoll_.reset();
 }
 
 std::span<const EventFd> Server::vectors(PeerId id) const {

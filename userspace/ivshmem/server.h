@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "handover/fd_bundle.h"
 #include "ivshmem/listen_socket.h"
 #include "ivshmem/out_queue.h"
 #include "ivshmem/protocol.h"
@@ -110,6 +111,32 @@ class Server {
 
   const ServerConfig& config() const { return config_; }
   const ServerStats& stats() const { return stats_; }
+
+  // Hand-over (userspace/handover, docs/handover.md).  Only between two
+  // handle_events() calls, on the loop thread, with the loop not polling
+  // fd() any more.
+  //
+  // export_state(): the listening socket, peer 0's vectors, every client's
+  // socket and vectors go into @fds as duplicates named @prefix + "listen",
+  // "host.v<N>", "client.<id>.sock", "client.<id>.v<N>"; ids, the next id,
+  // the socket file's identity and the counters into the returned JSON.
+  // EBUSY if a client still has queued messages (try again shortly).  The
+  // server itself is unchanged and can go on serving.
+  Result<nlohmann::json> export_state(handover::FdBundle& fds, const std::string& prefix) const;
+  // A server that continues an exported one: @config as the exporter's
+  // (vectors, socket path; shm_fd this process's copy of the region),
+  // @state and the fds under @prefix (taken out of @fds).  Every fd is
+  // checked (listening UNIX stream socket, connected UNIX stream sockets,
+  // eventfds), every id and count against @config.  Nothing is sent to
+  // anybody and no callback runs: the clients never notice.  The caller
+  // polls fd() as after start().
+  static Result<std::unique_ptr<Server>> adopt(ServerConfig config, const nlohmann::json& state,
+                                               handover::FdBundle& fds, const std::string& prefix);
+  // After a completed hand-over: closes every fd of ours without telling
+  // anyone and without removing the socket file (the successor serves
+  // both).  The server is as constructed afterwards (start() would begin
+  // anew).
+  void abandon();
 
  private:
   struct Client {

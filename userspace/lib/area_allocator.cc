@@ -59,6 +59,34 @@ Result<uint64_t> AreaAllocator::allocate(uint64_t size, uint64_t align) {
                                 std::to_string(free_.size()) + " blocks)");
 }
 
+Status AreaAllocator::reserve(uint64_t offset, uint64_t size) {
+  if (size == 0 || size > size_ || offset % kGranule != 0) {
+    return make_error(EINVAL, "area reserve: bad size or misaligned offset");
+  }
+  const uint64_t need = (size + kGranule - 1) & ~(kGranule - 1);
+  auto it = free_.upper_bound(offset);
+  if (it == free_.begin()) {
+    return make_error(EINVAL, "area reserve: " + std::to_string(offset) + " is not free");
+  }
+  --it;
+  const uint64_t start = it->first;
+  const uint64_t end = start + it->second;
+  if (offset < start || offset >= end || end - offset < need) {
+    return make_error(EINVAL, "area reserve: [" + std::to_string(offset) + ", +" +
+                                  std::to_string(need) + ") is not inside one free block");
+  }
+  free_.erase(it);
+  if (offset > start) {
+    free_.emplace(start, offset - start);
+  }
+  if (offset + need < end) {
+    free_.emplace(offset + need, end - (offset + need));
+  }
+  used_.emplace(offset, need);
+  free_bytes_ -= need;
+  return {};
+}
+
 Status AreaAllocator::free(uint64_t offset) {
   auto u = used_.find(offset);
   if (u == used_.end()) {

@@ -28,6 +28,11 @@ class AreaAllocator {
   // at least @size bytes (> 0).  ENOMEM when no free block fits, EINVAL for
   // a zero size or a bad alignment.
   Result<uint64_t> allocate(uint64_t size, uint64_t align = kPageSize);
+  // Marks [offset, offset + size) as allocated (rounded up to kGranule),
+  // as if allocate() had returned it: for rebuilding the allocator of a
+  // region laid out by another process (hand-over).  EINVAL if the range
+  // is not wholly inside one free block.
+  Status reserve(uint64_t offset, uint64_t size);
   // Returns the block at @offset.  EINVAL if @offset is not the start of a
   // live allocation (unknown offset, or freed already).
   Status free(uint64_t offset);

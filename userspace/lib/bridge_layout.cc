@@ -97,7 +97,9 @@ Result<DeviceAreaLayout> layout_device_area(uint32_t config_size,
   return l;
 }
 
-Result<BridgeLayout> BridgeLayout::create(std::span<uint8_t> region, const BridgeConfig& config) {
+namespace {
+
+Status check_geometry(std::span<uint8_t> region, const BridgeConfig& config) {
   if (region.size() < Region::kMinSize || !std::has_single_bit(region.size())) {
     return make_error(EINVAL, "bridge layout: region size " + std::to_string(region.size()) +
                                   " is not a power of two >= " + std::to_string(Region::kMinSize));
@@ -115,6 +117,17 @@ Result<BridgeLayout> BridgeLayout::create(std::span<uint8_t> region, const Bridg
   if (devices >= region.size()) {
     return make_error(EINVAL, "bridge layout: fixed tables fill the whole region");
   }
+  return {};
+}
+
+}  // namespace
+
+Result<BridgeLayout> BridgeLayout::create(std::span<uint8_t> region, const BridgeConfig& config) {
+  if (auto ok = check_geometry(region, config); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  const Tables t = tables_for(config);
+  const uint64_t devices = align_up(t.end, kPage);
   std::memset(region.data(), 0, devices);
   BridgeLayout b(region, config, devices);
 
@@ -149,6 +162,48 @@ BridgeLayout::BridgeLayout(std::span<uint8_t> region, const BridgeConfig& config
       devtab_offset_(tables_for(config).devtab),
       alloc_(devices_offset, region.size() - devices_offset),
       slots_(config.devtab_slots) {}
+
+Result<BridgeLayout> BridgeLayout::adopt(std::span<uint8_t> region, const BridgeConfig& config,
+                                         std::vector<DeviceInfo> devices, uint32_t next_id) {
+  if (auto ok = check_geometry(region, config); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  BridgeLayout b(region, config, align_up(tables_for(config).end, kPage));
+  b.next_id_ = next_id;
+  for (DeviceInfo& d : devices) {
+    const std::string what = "bridge adopt: device " + std::to_string(d.id) + ": ";
+    if (d.id == 0 || (next_id != 0 && d.id >= next_id) || b.device(d.id) != nullptr) {
+      return make_error(EINVAL, what + "id is 0, reused or not below next_id");
+    }
+    if (d.slot >= config.devtab_slots || b.slots_[d.slot]) {
+      return make_error(EINVAL, what + "slot out of range or taken twice");
+    }
+    if (d.type == VBUS_DEV_TYPE_NONE || d.doorbell_vector >= config.num_vectors ||
+        (d.state != VBUS_DEV_PRESENT && d.state != VBUS_DEV_REMOVING)) {
+      return make_error(EINVAL, what + "type, vector or state out of range");
+    }
+    std::vector<QueueSpec> specs;
+    for (const vbus_queue_desc& q : d.layout.queues) {
+      specs.push_back(QueueSpec{q.num_entries, q.buf_size});
+    }
+    auto l = layout_device_area(d.layout.config_size, specs);
+    if (!l || l->size != d.layout.size || l->queues_offset != d.layout.queues_offset ||
+        l->config_offset != d.layout.config_offset || l->queues.size() != d.layout.queues.size() ||
+        std::memcmp(l->queues.data(), d.layout.queues.data(),
+                    l->queues.size() * sizeof(vbus_queue_desc)) != 0) {
+      return make_error(EINVAL, what + "area layout does not match its queues");
+    }
+    if (d.area_offset % kPage != 0) {
+      return make_error(EINVAL, what + "area is not page aligned");
+    }
+    if (auto ok = b.alloc_.reserve(d.area_offset, d.layout.size); !ok) {
+      return make_error(EINVAL, what + ok.error().message);
+    }
+    const uint32_t slot = d.slot;
+    b.slots_[slot] = std::move(d);
+  }
+  return b;
+}
 
 vbus_bridge_header& BridgeLayout::header() const {
   return *reinterpret_cast<vbus_bridge_header*>(region_.data());  // NOLINT: laid out here

@@ -81,6 +81,19 @@ class BridgeLayout {
   // (a Region may be moved: its mapping stays put).
   static Result<BridgeLayout> create(std::span<uint8_t> region, const BridgeConfig& config = {});
 
+  // Hand-over support (added for userspace/handover): rebuilds the host's
+  // private layout of a region another process laid out and still serves,
+  // from that process's private records (@devices, @next_id), WITHOUT
+  // writing to the region.  Everything is checked against @config and the
+  // region as create() and add_device() would have made it: table sizes,
+  // each device's slot (unique, in range), id (non-zero, unique, below
+  // @next_id), vector, and area (its layout recomputed from its queue
+  // sizes and config size must match, inside the device range, no
+  // overlap).  EINVAL naming the first thing that does not fit.
+  static Result<BridgeLayout> adopt(std::span<uint8_t> region, const BridgeConfig& config,
+                                    std::vector<DeviceInfo> devices, uint32_t next_id);
+  uint32_t next_id() const { return next_id_; }
+
   // Adds a device: allocates and zeroes its area, writes its config and
   // queue descs, fills a free device-table slot with state = PRESENT
   // written last (release) and bumps devtab_generation.  Returns the new,

@@ -93,6 +93,24 @@ class HostQueue {
   ShmSignal& to_guest() { return to_guest_; }  // host sends
 
   uint32_t outstanding() const { return next_submit_ - next_used_; }
+
+  // Hand-over support (added for userspace/handover): where the queue
+  // stands at a quiescent point, and a fresh queue that continues from
+  // there.  Entries taken but not completed are NOT carried: resume()
+  // starts consuming again at the oldest outstanding entry, so every
+  // submit entry the new owner uses is copied and validated anew from the
+  // (guest-writable) ring.  next_used(): the next used entry to produce;
+  // taken_before_outstanding(): submit entries taken over the queue's
+  // life, minus the outstanding ones.
+  uint32_t next_used() const { return next_used_; }
+  uint64_t taken_before_outstanding() const { return lap_ - outstanding(); }
+  // Only on a queue that has taken nothing yet (aborts otherwise).
+  void resume(uint32_t next_used, uint64_t taken) {
+    AVM_CHECK(lap_ == 0 && next_submit_ == 0 && next_used_ == 0);
+    next_submit_ = next_used;
+    next_used_ = next_used;
+    lap_ = taken;
+  }
   bool broken() const { return fault_ != DescFault::kNone; }
   DescFault fault() const { return fault_; }
   const Counters& counters() const { return counters_; }

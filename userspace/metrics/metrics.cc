@@ -109,6 +109,7 @@ namespace {
 
 constexpr size_t kMaxRequest = 8192;
 constexpr size_t kMaxClients = 16;
+constexpr size_t kMaxDrain = 1U << 20;
 constexpr auto kDeadline = std::chrono::seconds(5);
 using Clock = std::chrono::steady_clock;
 
@@ -118,6 +119,8 @@ struct Client {
   std::string out;
   size_t sent = 0;
   bool writing = false;
+  bool draining = false;  // reply sent, reading the rest of the request until EOF
+  size_t drained = 0;
   Clock::time_point deadline;
 };
 
@@ -272,7 +275,6 @@ struct Server::Impl {
     c.out = std::move(reply);
     c.sent = 0;
     c.writing = true;
-    ::shutdown(c.fd.get(), SHUT_RD);
     if (!watch(c.fd.get(), EPOLLOUT, EPOLL_CTL_MOD)) {
       c.out.clear();
     }
@@ -280,8 +282,18 @@ struct Server::Impl {
 
   // Returns false when the client is done (and must be dropped).
   bool serve(Client& c) {
+    std::array<char, 2048> buf{};
+    if (c.draining) {
+      // Closing with unread input would reset the connection and could
+      // destroy the reply in flight: read until the client closes.
+      const ssize_t n = ::recv(c.fd.get(), buf.data(), buf.size(), 0);
+      if (n < 0) {
+        return errno == EAGAIN || errno == EINTR;
+      }
+      c.drained += static_cast<size_t>(n);
+      return n > 0 && c.drained < kMaxDrain;
+    }
     if (!c.writing) {
-      std::array<char, 2048> buf{};
       const ssize_t n = ::recv(c.fd.get(), buf.data(), buf.size(), 0);
       if (n < 0) {
         return errno == EAGAIN || errno == EINTR;
@@ -310,7 +322,11 @@ struct Server::Impl {
       }
       c.sent += static_cast<size_t>(n);
     }
-    return false;
+    c.draining = true;
+    c.in.clear();
+    c.out.clear();
+    ::shutdown(c.fd.get(), SHUT_WR);
+    return watch(c.fd.get(), EPOLLIN, EPOLL_CTL_MOD).has_value();
   }
 
   void expire_and_rearm() {

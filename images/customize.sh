@@ -87,6 +87,8 @@ rm -f "$root"/etc/ssh/ssh_host_*
 
 in_root systemctl enable systemd-networkd.service systemd-resolved.service \
 	avm-ssh-hostkeys.service avm-authorized-keys.service ssh.service
+# e2scrub_reap cleans up after e2scrub on LVM, which the images do not use
+in_root systemctl disable e2scrub_reap.service
 ln -sfn ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
 # a fresh machine id on first boot
 : >"$root/etc/machine-id"

@@ -154,8 +154,8 @@ bench-ring: userspace
 	$(US_BUILD)/tests/bench/avm-bench-ring
 
 # tests/bench/net: venet vs virtio-net, same guest, QEMU trace-event counters
-# (docs/performance.md).  bench: the full run (~15-30 min) writes
-# build/bench/report.{json,md,png}; check-bench: its --quick smoke run (~1 min),
+# (docs/performance.md).  bench: the full run (~8 min, more on a busy host) writes
+# build/bench/report.{json,md,png}; check-bench: its --quick smoke run (~1.5 min),
 # every counter must move, no rate is asserted.
 .PHONY: check-bench
 bench: userspace modules

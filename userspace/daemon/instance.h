@@ -121,6 +121,10 @@ class Instance {
   void run_sync(const std::function<void()>& fn) const;
 
  private:
+  // Hand-over (instance_handover.h) exports, adopts, resumes and abandons
+  // an instance through its private parts.
+  friend class InstanceHandover;
+
   struct Slot {
     uint32_t id = 0;
     VenetDevice* dev = nullptr;  // owned by bridge_

@@ -42,6 +42,7 @@ struct Values {
   std::string type = "venet";
   std::string tap;
   std::string bridge;
+  std::string netns;
   std::string mac;
   unsigned mtu = 0;
   unsigned queues = 0;
@@ -207,6 +208,7 @@ class Cli {
       optional_param(d_instance_, p, "instance", v_.instance);
       optional_param(d_tap_, p, "tap", v_.tap);
       optional_param(d_bridge_, p, "bridge", v_.bridge);
+      optional_param(d_netns_, p, "netns", v_.netns);
       optional_param(d_mac_, p, "mac", v_.mac);
       optional_param(d_mtu_, p, "mtu", v_.mtu);
       optional_param(d_queues_, p, "queues", v_.queues);
@@ -221,6 +223,8 @@ class Cli {
     d_instance_ = create->add_option("-i,--instance", v_.instance, "attach to this instance");
     d_tap_ = create->add_option("--tap", v_.tap, "TAP name (default: avm-NAME)");
     d_bridge_ = create->add_option("--bridge", v_.bridge, "Linux bridge to enslave the TAP to");
+    d_netns_ = create->add_option("--netns", v_.netns,
+                                  "create the TAP in this network namespace (/run/netns/NS)");
     d_mac_ = create->add_option("--mac", v_.mac, "guest MAC address");
     d_mtu_ = create->add_option("--mtu", v_.mtu, "MTU (68..65535)");
     d_queues_ = create->add_option("--queues", v_.queues, "queue pairs");
@@ -283,6 +287,7 @@ class Cli {
   CLI::Option* d_instance_ = nullptr;
   CLI::Option* d_tap_ = nullptr;
   CLI::Option* d_bridge_ = nullptr;
+  CLI::Option* d_netns_ = nullptr;
   CLI::Option* d_mac_ = nullptr;
   CLI::Option* d_mtu_ = nullptr;
   CLI::Option* d_queues_ = nullptr;

@@ -184,12 +184,13 @@ std::string instance_details(const json& inst) {
 
 std::string device_details(const json& dev) {
   const std::vector<Row> rows = {
-      {"name:", cell(field(dev, "name"))},     {"origin:", cell(field(dev, "origin"))},
-      {"type:", cell(field(dev, "type"))},     {"instance:", cell(field(dev, "instance"))},
-      {"link:", cell(field(dev, "link"))},     {"guest:", device_status(dev)},
-      {"tap:", cell(field(dev, "tap"))},       {"bridge:", cell(field(dev, "bridge"))},
-      {"mac:", cell(field(dev, "mac"))},       {"mtu:", cell(field(dev, "mtu"))},
-      {"queues:", cell(field(dev, "queues"))}, {"backend:", cell(field(dev, "backend"))},
+      {"name:", cell(field(dev, "name"))},       {"origin:", cell(field(dev, "origin"))},
+      {"type:", cell(field(dev, "type"))},       {"instance:", cell(field(dev, "instance"))},
+      {"link:", cell(field(dev, "link"))},       {"guest:", device_status(dev)},
+      {"tap:", cell(field(dev, "tap"))},         {"bridge:", cell(field(dev, "bridge"))},
+      {"netns:", cell(field(dev, "netns"))},     {"mac:", cell(field(dev, "mac"))},
+      {"mtu:", cell(field(dev, "mtu"))},         {"queues:", cell(field(dev, "queues"))},
+      {"backend:", cell(field(dev, "backend"))},
   };
   return details(rows, dev);
 }

@@ -8,6 +8,8 @@
 //
 //   avm-kvhost ping  --backend B [--count N]    N echo requests of varying
 //                                               size, every reply checked
+//                    [--buf-size B]             (B < 1526: frames span several
+//                                               tx entries and rx buffers)
 //   avm-kvhost bench --backend B --seconds S    ping flood, prints rates and
 //                                               notifications per packet
 //   avm-kvhost flood --backend B                ping flood until killed
@@ -63,6 +65,7 @@ struct Options {
   uint32_t count = 200;
   uint32_t seconds = 5;
   uint32_t window = 16;
+  uint32_t buf_size = 2048;  // pool buffer size of both queues
 };
 
 [[noreturn]] void fail(const std::string& why) {
@@ -196,6 +199,7 @@ class Harness {
     VenetConfig cfg;
     cfg.tap_name = kTap;
     cfg.mac = kGuestMac;
+    cfg.buf_size = o_.buf_size;
     std::unique_ptr<Device> dev;
     if (o_.backend == "kernel") {
       auto k = std::make_unique<KernelVenet>(cfg, std::move(*tap), rt_->layout(), *region_);
@@ -230,7 +234,9 @@ class Harness {
       fail("open: " + d.error().message);
     }
     net_ = std::make_unique<GuestNet>(*guest_, std::move(*d));
-    const uint64_t got = net_->negotiate(VENET_F_CSUM | VENET_F_GUEST_CSUM | VENET_F_SG);
+    // SG and MRG_RXBUF: with small buffers frames span several entries.
+    const uint64_t got =
+        net_->negotiate(VENET_F_CSUM | VENET_F_GUEST_CSUM | VENET_F_SG | VENET_F_MRG_RXBUF);
     if (got == 0 || !net_->set_link(true)) {
       fail("negotiate / set_link");
     }
@@ -293,6 +299,7 @@ class Harness {
     rxq.to_guest().handle([&] {
       while (auto p = net_->receive()) {
         progress = true;
+        rx_multi_ += p->buffers > 1 ? 1 : 0;
         handle_frame(p->frame, inflight, replies);
       }
     });
@@ -434,6 +441,7 @@ class Harness {
   }
   uint64_t bytes() const { return bytes_; }
   uint64_t lost() const { return lost_; }
+  uint64_t rx_multi() const { return rx_multi_; }
 
  private:
   Options o_;
@@ -452,6 +460,7 @@ class Harness {
   uint64_t sent_ = 0;
   uint64_t lost_ = 0;
   uint64_t bytes_ = 0;
+  uint64_t rx_multi_ = 0;  // received packets that spanned several buffers
 };
 
 int run_ping(const Options& o) {
@@ -459,9 +468,10 @@ int run_ping(const Options& o) {
   h.start();
   h.open_device();
   const uint64_t got = h.ping(o.count, {});
-  std::printf("replies=%llu lost=%llu payload_bytes=%llu\n", static_cast<unsigned long long>(got),
-              static_cast<unsigned long long>(h.lost()),
-              static_cast<unsigned long long>(h.bytes()));
+  std::printf("replies=%llu lost=%llu payload_bytes=%llu rx_multi=%llu\n",
+              static_cast<unsigned long long>(got), static_cast<unsigned long long>(h.lost()),
+              static_cast<unsigned long long>(h.bytes()),
+              static_cast<unsigned long long>(h.rx_multi()));
   std::printf("%s\n", h.host_counters().c_str());
   std::printf("RESULT ok\n");
   return 0;
@@ -650,7 +660,7 @@ Options parse(int argc, char** argv) {
   if (argc < 2) {
     fail(
         "usage: avm-kvhost ping|bench|flood|fault|refuse [--backend kernel|user] [--count N] "
-        "[--seconds S] [--window W] [--case C]");
+        "[--seconds S] [--window W] [--buf-size B] [--case C]");
   }
   o.mode = argv[1];
   for (int i = 2; i + 1 < argc; i += 2) {
@@ -664,6 +674,8 @@ Options parse(int argc, char** argv) {
       o.seconds = static_cast<uint32_t>(std::stoul(v));
     } else if (k == "--window") {
       o.window = static_cast<uint32_t>(std::stoul(v));
+    } else if (k == "--buf-size") {
+      o.buf_size = static_cast<uint32_t>(std::stoul(v));
     } else if (k == "--case") {
       o.fault_case = v;
     } else {

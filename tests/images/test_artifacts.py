@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from conftest import FILES, KEYRING, run
+from conftest import FILES, KEYRING, TOP, run
 
 
 @pytest.fixture(params=["guest", "host"])
@@ -63,3 +63,13 @@ def test_host_initramfs_has_nothing_of_ours(host_image):
     # initramfs-tools builds it; lsinitrd reads it all the same
     assert "kernel/" in out
     assert "vbus_" not in out
+
+
+def test_docs_libvirt_domain_validates(scratch):
+    """The libvirt domain in docs/images.md is valid libvirt XML."""
+    text = (TOP / "docs" / "images.md").read_text()
+    xml = re.search(r"```xml\n(.*?)```", text, re.S).group(1)
+    assert "<shmem" in xml and "ivshmem-doorbell" in xml
+    (scratch / "domain.xml").write_text(xml)
+    out = run(["virt-xml-validate", scratch / "domain.xml", "domain"])
+    assert "validates" in out.stdout

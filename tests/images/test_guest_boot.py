@@ -219,6 +219,34 @@ def test_host_keys_made_on_first_boot(booted):
     assert "1 key(s) offered at boot installed" in out.stdout
 
 
+def test_boot_time_keys_are_validated(booted, module_tmp):
+    """/boot/alacrityvm/authorized_keys is untrusted: only well-formed keys
+    of known types are installed; options (command=...), junk and broken
+    base64 are dropped."""
+    good = (make_key(module_tmp, "extra").with_suffix(".pub").read_text().strip())
+    body = good.split()[1]
+    offered = "\n".join([
+        f'command="/bin/sh -c id" {good}',
+        "ssh-ed25519 not*base64 junk",
+        "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDbroken",
+        f"ssh-dss {body} unknown type",
+        good,
+        "",
+    ])
+    out = run(booted["ssh"] + [
+        "cp /root/.ssh/authorized_keys /tmp/ak.before && mkdir -p /boot/alacrityvm && "
+        "cat >/boot/alacrityvm/authorized_keys && "
+        "systemctl restart avm-authorized-keys.service && "
+        "diff /tmp/ak.before /root/.ssh/authorized_keys; "
+        "rm -f /boot/alacrityvm/authorized_keys; stat -c '%a %U' /root/.ssh/authorized_keys"],
+        check=False, timeout=120, input=offered)
+    print(out.stdout)
+    added = [ln[2:] for ln in out.stdout.splitlines() if ln.startswith("> ")]
+    removed = [ln for ln in out.stdout.splitlines() if ln.startswith("< ")]
+    assert added == [good] and not removed
+    assert "600 root" in out.stdout
+
+
 @pytest.mark.skipif(bool(os.environ.get("AVM_IMAGE_SSH_KEY")),
                     reason="the image was built with a user's key, not the test key")
 def test_build_time_key(booted):

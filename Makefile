@@ -142,7 +142,8 @@ check-system: userspace modules
 	$(PYTHON) -m pytest -v -p no:cacheprovider tests/system $(PYTEST_ARGS)
 
 # tests/hostile: avm-hostile attacks one alacrityvmd while a well-behaved
-# software guest moves traffic through another (docs/security.md); ~20 s.
+# software guest moves traffic through another instance of the same daemon
+# (docs/security.md); ~25 s.
 .PHONY: check-hostile
 check-hostile: userspace
 	$(PYTHON) -m pytest -v -p no:cacheprovider tests/hostile $(PYTEST_ARGS)

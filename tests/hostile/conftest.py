@@ -3,16 +3,19 @@
 The harness of tests/system (Daemon, NetNs, env) is reused as is.
 
   hostile_binary   path of avm-hostile (AVM_HOSTILE, else the build tree's)
-  hostile_rig      module scope: two alacrityvmd processes, each with a venet
-                   TAP in a namespace of its own; a well-behaved software
-                   guest moving traffic on the "good" one.  Everything is
-                   stopped and deleted at teardown, also after a failure.
+  hostile_rig      module scope: one alacrityvmd process serving two instances,
+                   "good" and "bad", each with a venet TAP in a namespace of
+                   its own; a well-behaved software guest moving traffic on
+                   "good".  Everything is stopped and deleted at teardown,
+                   also after a failure.
 """
 
+import json
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -119,37 +122,98 @@ class GoodGuest(Program):
             time.sleep(0.2)
 
 
+class ServiceDaemon(Daemon):
+    """One alacrityvmd process serving the instances of a config file."""
+
+    def __init__(self, config: Path, control: Path, log_path: Path):
+        super().__init__(control, log_path=log_path)
+        self.config = config
+
+    def command_line(self) -> List[str]:
+        return [str(self.binary), "--config", str(self.config), "--foreground"]
+
+    def rpc(self, method: str, params: Optional[dict] = None, timeout: float = 30) -> dict:
+        """One JSON-RPC call on the control socket; the result (errors raise)."""
+        req = {"jsonrpc": "2.0", "id": 1, "method": method}
+        if params is not None:
+            req["params"] = params
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(str(self.socket))
+            s.sendall((json.dumps(req) + "\n").encode())
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        resp = json.loads(buf)
+        if "error" in resp:
+            raise AssertionError(f"{method}: {resp['error']}")
+        return resp["result"]
+
+    def instance_stats(self, name: str) -> dict:
+        return self.rpc("stats", {"instance": name})["instances"][name]
+
+
 class Rig:
+    """Two instances, "good" and "bad", of ONE alacrityvmd process (a config
+    file with two [[instance]] and two [[device]]), each venet TAP in a
+    namespace of its own."""
+
     def __init__(self, binary: Path, log_dir: Path, tmp: Path):
         self.binary = binary
         self.log_dir = log_dir
         self.tmp = tmp
         self.good_ns: Optional[NetNs] = None
         self.bad_ns: Optional[NetNs] = None
-        self.good: Optional[Daemon] = None
-        self.bad: Optional[Daemon] = None
+        self.daemon: Optional[ServiceDaemon] = None
         self.guest: Optional[GoodGuest] = None
 
-    def _daemon(self, name: str, ns: NetNs, tap: str) -> Daemon:
-        d = Daemon(self.tmp / f"{name}.sock", region_size="4M", vectors=VECTORS,
-                   extra_args=["--venet", f"tap={tap},netns={ns.name}"],
-                   log_path=self.log_dir / f"{name}.alacrityvmd.log").start()
-        ns.ip(f"link set {tap} up")
-        return d
+    # The attacked and the good instance live in the same process.
+    @property
+    def bad(self) -> ServiceDaemon:
+        return self.daemon
+
+    @property
+    def good(self) -> ServiceDaemon:
+        return self.daemon
+
+    def socket(self, name: str) -> Path:
+        return self.tmp / f"{name}.sock"
+
+    def write_config(self) -> Path:
+        conf = self.tmp / "alacrityvmd.conf"
+        text = (f'[daemon]\ncontrol_socket = "{self.tmp}/control.sock"\n'
+                f'state_dir = "{self.tmp}/state"\n')
+        for name, ns, tap in (("good", self.good_ns, GOOD_TAP), ("bad", self.bad_ns, BAD_TAP)):
+            text += (f'\n[[instance]]\nname = "{name}"\nsocket = "{self.socket(name)}"\n'
+                     f'region_size = "4M"\nvectors = {VECTORS}\n'
+                     f'\n[[device]]\nname = "{name}-net0"\ntype = "venet"\n'
+                     f'instance = "{name}"\ntap = "{tap}"\nnetns = "{ns.name}"\n'
+                     'backend = "user"\n')
+        conf.write_text(text)
+        return conf
 
     def start(self) -> "Rig":
         self.good_ns = NetNs("avmhg").create()
         self.bad_ns = NetNs("avmhb").create()
-        self.good = self._daemon("good", self.good_ns, GOOD_TAP)
-        self.bad = self._daemon("bad", self.bad_ns, BAD_TAP)
+        self.daemon = ServiceDaemon(self.write_config(), self.tmp / "control.sock",
+                                    self.log_dir / "alacrityvmd.log").start()
+        for name, ns, tap in (("good", self.good_ns, GOOD_TAP), ("bad", self.bad_ns, BAD_TAP)):
+            deadline = time.monotonic() + 30
+            while not self.socket(name).is_socket():
+                assert time.monotonic() < deadline, f"instance {name} never listened"
+                time.sleep(0.1)
+            ns.ip(f"link set {tap} up")
         self.guest = GoodGuest(self.good_ns.cmd([
-            self.binary, "good", "--socket", self.good.socket, "--ifname", GOOD_TAP,
+            self.binary, "good", "--socket", self.socket("good"), "--ifname", GOOD_TAP,
             "--vectors", VECTORS]), self.log_dir / "good-guest.log")
         self.guest.wait_line(r"good: running", 30)
         return self
 
     def attack(self, name: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        argv = self.bad_ns.cmd([self.binary, "attack", "--socket", self.bad.socket,
+        argv = self.bad_ns.cmd([self.binary, "attack", "--socket", self.socket("bad"),
                                 "--ifname", BAD_TAP, "--vectors", VECTORS, name])
         r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         with open(self.log_dir / "attacks.log", "a") as f:
@@ -159,9 +223,8 @@ class Rig:
     def stop(self) -> None:
         if self.guest:
             self.guest.stop()
-        for d in (self.good, self.bad):
-            if d:
-                d.stop()
+        if self.daemon:
+            self.daemon.stop()
         for ns in (self.good_ns, self.bad_ns):
             if ns:
                 ns.delete()

@@ -26,6 +26,7 @@ from lib.hostvm import HostVM  # noqa: E402
 from lib.playbook import run_playbook  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+TEST_DIR = "/var/lib/avm-test"          # in the VM: Debian dependencies, probe
 TIMES = {}   # phase -> seconds, printed at the end of the session
 
 
@@ -96,7 +97,7 @@ def debian_deps_repo(vm: HostVM, run_dir: Path) -> Path:
     return repo
 
 
-def write_inventory(vm: HostVM, run_dir: Path, deps_repo: Path) -> Path:
+def write_inventory(vm: HostVM, run_dir: Path) -> Path:
     inv = run_dir / "inventory"
     (inv / "group_vars").mkdir(parents=True, exist_ok=True)
     ssh_args = (f"-F {vm.ssh_config}")
@@ -112,7 +113,6 @@ def write_inventory(vm: HostVM, run_dir: Path, deps_repo: Path) -> Path:
         "alacrityvm_repo_mirror": str(env.REPO),
         "alacrityvm_repo_key_fingerprints": keys,
         "alacrityvm_host_version": env.kit_version(),
-        "avm_test_debian_deps": str(deps_repo),
     }))
     shutil.copy(HERE / "host_vars.yml", inv / "group_vars" / "alacrityvm_hosts.yml")
     return inv / "hosts.yml"
@@ -121,7 +121,15 @@ def write_inventory(vm: HostVM, run_dir: Path, deps_repo: Path) -> Path:
 @pytest.fixture(scope="session")
 def provision(host_vm, run_dir):
     deps = debian_deps_repo(host_vm, run_dir)
-    inventory = write_inventory(host_vm, run_dir, deps)
+    inventory = write_inventory(host_vm, run_dir)
+    # one tar stream over SSH (Ansible's copy costs module runs per file)
+    start = time.monotonic()
+    push = (f"tar -C {deps} -c . | ssh -F {host_vm.ssh_config} avm-test "
+            f"'sudo mkdir -p {TEST_DIR}/debian-deps && sudo tar -C {TEST_DIR}/debian-deps -x' && "
+            f"ssh -F {host_vm.ssh_config} avm-test 'sudo tee {TEST_DIR}/ivshmem_probe.py "
+            f">/dev/null && sudo chmod 755 {TEST_DIR}/ivshmem_probe.py' <{HERE / 'ivshmem_probe.py'}")
+    subprocess.run(["bash", "-o", "pipefail", "-c", push], check=True)
+    TIMES["push to the VM"] = time.monotonic() - start
     prep = run_playbook(HERE / "prepare.yml", inventory, env.LOG_DIR / "prepare.log")
     TIMES["prepare.yml"] = prep.seconds
     if prep.returncode != 0:

@@ -8,7 +8,7 @@
 # to TARGETS below and give it an install() rule in its CMakeLists.txt.
 set -euo pipefail
 
-TARGETS=(alacrityvmd)
+TARGETS=(alacrityvmd avmctl man-pages)
 
 usage() {
 	cat <<USAGE

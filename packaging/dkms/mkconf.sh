@@ -1,12 +1,13 @@
 #!/bin/bash
-# Write dkms.conf for the AlacrityVM guest modules: the one generator both
+# Write dkms.conf for AlacrityVM modules (guest or host): the one generator both
 # debian/rules and the RPM spec call (after OpenZFS scripts/dkms.mkconf), so
 # the two formats cannot drift.  The module list is read from the Kbuild file
 # (obj-m += NAME.o), so nothing about the modules is written twice.
 #
-# The DKMS source tree mirrors the repository: guest/ (Kbuild and the
-# sources) next to include/uapi/ (the ABI headers), which is exactly the
-# default VBUS_INC of guest/Kbuild.
+# The DKMS source tree mirrors the repository: guest/ or host/ (Kbuild and
+# the sources; the folder name is the Kbuild file's folder) next to
+# include/uapi/ (the ABI headers), which is exactly the default VBUS_INC of
+# both Kbuild files.
 set -euo pipefail
 
 usage() {
@@ -14,8 +15,10 @@ usage() {
 usage: ${0##*/} -v VERSION -k KBUILD [-n NAME] [-d DEST] [-f FILE]
 
   -v VERSION   PACKAGE_VERSION (the one from VERSION)
-  -k KBUILD    the guest Kbuild file the module list is read from
-  -n NAME      PACKAGE_NAME (default: alacrityvm-guest)
+  -k KBUILD    the Kbuild file the module list is read from
+               (modules/guest/Kbuild or modules/host/Kbuild)
+  -n NAME      PACKAGE_NAME (default: alacrityvm-FOLDER, FOLDER being the
+               Kbuild file's folder: alacrityvm-guest, alacrityvm-host)
   -d DEST      DEST_MODULE_LOCATION (default: /updates/dkms; Fedora/EL
                DKMS use /extra)
   -f FILE      output file (default: standard output)
@@ -26,7 +29,7 @@ die() {
 	exit 1
 }
 
-name=alacrityvm-guest version= kbuild= dest=/updates/dkms file=/dev/stdout
+name= version= kbuild= dest=/updates/dkms file=/dev/stdout
 while getopts v:k:n:d:f:h opt; do
 	case $opt in
 	v) version=$OPTARG ;;
@@ -40,6 +43,9 @@ while getopts v:k:n:d:f:h opt; do
 done
 [[ -n $version && -n $kbuild ]] || { usage >&2; exit 2; }
 [[ -r $kbuild ]] || die "cannot read $kbuild"
+sub=$(basename "$(dirname "$(readlink -f "$kbuild")")")
+[[ $sub == guest || $sub == host ]] || die "$kbuild: not in a guest/ or host/ folder"
+name=${name:-alacrityvm-$sub}
 
 mapfile -t modules < <(sed -n 's/^obj-m[[:space:]]*+=[[:space:]]*\([a-z0-9_]*\)\.o.*/\1/p' "$kbuild")
 ((${#modules[@]} > 0)) || die "no obj-m modules in $kbuild"
@@ -50,13 +56,13 @@ mapfile -t modules < <(sed -n 's/^obj-m[[:space:]]*+=[[:space:]]*\([a-z0-9_]*\)\
 PACKAGE_NAME="$name"
 PACKAGE_VERSION="$version"
 AUTOINSTALL="yes"
-MAKE[0]="make -C \${kernel_source_dir} M=\${dkms_tree}/\${PACKAGE_NAME}/\${PACKAGE_VERSION}/build/guest modules"
-CLEAN="make -C \${kernel_source_dir} M=\${dkms_tree}/\${PACKAGE_NAME}/\${PACKAGE_VERSION}/build/guest clean"
+MAKE[0]="make -C \${kernel_source_dir} M=\${dkms_tree}/\${PACKAGE_NAME}/\${PACKAGE_VERSION}/build/$sub modules"
+CLEAN="make -C \${kernel_source_dir} M=\${dkms_tree}/\${PACKAGE_NAME}/\${PACKAGE_VERSION}/build/$sub clean"
 CONF
 	for i in "${!modules[@]}"; do
 		cat <<CONF
 BUILT_MODULE_NAME[$i]="${modules[$i]}"
-BUILT_MODULE_LOCATION[$i]="guest/"
+BUILT_MODULE_LOCATION[$i]="$sub/"
 DEST_MODULE_LOCATION[$i]="$dest"
 CONF
 	done

@@ -104,6 +104,21 @@ def test_dkms_built_for_debian_kernel(root):
     assert "signer: DKMS module signing key" in out.stdout
 
 
+def test_host_dkms_built_for_debian_kernel(root):
+    """The host module's DKMS package builds vbus_host for the same kernel."""
+    kver = kernel_release(root)
+    out = chroot(root, f"""
+        apt-get install -y -q --no-install-recommends alacrityvm-host-dkms
+        dkms status alacrityvm-host/{VERSION}
+        f=$(modinfo -k {kver} -n vbus_host)
+        echo "vbus_host $f $(modinfo -F vermagic "$f")"
+        modinfo -k {kver} -F alias vbus_host
+    """)
+    print(out.stdout[-3000:])
+    assert f"alacrityvm-host/{VERSION}, {kver}, x86_64: installed" in out.stdout
+    assert f"vbus_host /lib/modules/{kver}/updates/dkms/vbus_host.ko {kver} SMP" in out.stdout
+
+
 def test_dracut_puts_modules_in_initramfs(root):
     kver = kernel_release(root)
     out = chroot(root, f"""
@@ -197,3 +212,59 @@ def test_prebuilt_modules_install(root):
         assert f"{mod} /lib/modules/{kver}/updates/alacrityvm/{mod}.ko | signer: " \
             "AlacrityVM" in out.stdout
     assert "ii  alacrityvm-guest-dkms" not in out.stdout
+
+
+def repack_with_version(deb: Path, version: str, dest: Path) -> Path:
+    """The same package under another version: what an upgrade from the
+    repository looks like to dpkg (same conffiles, newer version)."""
+    tree = dest / "tree"
+    shutil.rmtree(tree, ignore_errors=True)
+    run(["dpkg-deb", "-R", deb, tree])
+    control = tree / "DEBIAN" / "control"
+    lines = [f"Version: {version}" if line.startswith("Version:") else line
+             for line in control.read_text().splitlines()]
+    control.write_text("\n".join(lines) + "\n")
+    out = dest / f"alacrityvm_{version}_amd64.deb"
+    run(["dpkg-deb", "--root-owner-group", "-b", tree, out])
+    shutil.rmtree(tree)
+    return out
+
+
+def test_conffile_upgrade_and_purge(root):
+    """The daemon package's life as an admin sees it: install from the
+    repository, edit the config, upgrade (the edit survives, no prompt),
+    purge (nothing of ours is left: config, state, units, binaries)."""
+    conf = "/etc/alacrityvm/alacrityvmd.conf"
+    deb = DIST / "deb" / f"alacrityvm_{VERSION}_amd64.deb"
+    newer = repack_with_version(deb, f"{VERSION}.1", root / "tmp")
+    # what the root holds before our package: every path but the ones that
+    # churn on any install (dpkg/apt bookkeeping, logs, caches)
+    # (/run is a tmpfs on a real system; the group stays, as Debian keeps
+    # system accounts, so the shadow files' backups may appear)
+    listing = """find / -xdev \\( -path /proc -o -path /sys -o -path /dev -o -path /tmp \
+        -o -path /run -o -name 'group-' -o -name 'gshadow-' \
+        -o -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/cache -o -path /var/log \
+        -o -path /var/lib/systemd/deb-systemd-helper-enabled \
+        -o -path /var/lib/systemd/deb-systemd-helper-masked -o -path /srv \\) -prune \
+        -o -print | sort"""
+    out = chroot(root, f"""
+        apt-get purge -y -q alacrityvm >/dev/null 2>&1 || true
+        {listing} >/tmp/before
+        apt-get install -y -q --no-install-recommends alacrityvm
+        test -f {conf}
+        dpkg-query -W -f='${{Conffiles}}\\n' alacrityvm
+        sed -i '1i # edited by the admin' {conf}
+        mkdir -p /var/lib/alacrityvm && echo '{{}}' >/var/lib/alacrityvm/state.json
+        apt-get install -y -q /tmp/{newer.name}
+        dpkg-query -W -f='${{Version}}\\n' alacrityvm
+        head -1 {conf}
+        ls {conf}.dpkg-* 2>/dev/null || echo NO-DPKG-FILES
+        apt-get purge -y -q alacrityvm
+        {listing} >/tmp/after
+        echo LEFT-BEHIND; comm -13 /tmp/before /tmp/after; echo END
+    """)
+    print(out.stdout[-4000:])
+    assert conf in out.stdout  # listed among the package's conffiles
+    assert f"{VERSION}.1\n# edited by the admin\nNO-DPKG-FILES" in out.stdout
+    left = out.stdout.split("LEFT-BEHIND\n")[1].split("END")[0].split()
+    assert left == [], f"left behind after purge: {left}"

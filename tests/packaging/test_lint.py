@@ -4,6 +4,8 @@ packaging/debian/*.lintian-overrides and packaging/rpm/alacrityvm.rpmlintrc."""
 
 import re
 
+import pytest
+
 from conftest import TOP, VERSION, run
 
 
@@ -35,25 +37,26 @@ def test_one_version(debs, rpms):
         assert v == VERSION, rpm
 
 
-def test_dkms_conf_one_generator(debs, rpms, scratch):
+@pytest.mark.parametrize("side", ["guest", "host"])
+def test_dkms_conf_one_generator(debs, rpms, scratch, side):
     """Both formats ship the dkms.conf of packaging/dkms/mkconf.sh; they
     differ only in DEST_MODULE_LOCATION (Debian /updates/dkms, Fedora
     /extra), and every obj-m module of the Kbuild file is in it."""
-    deb = next(d for d in debs if "guest-dkms" in d.name)
-    rpm = next(r for r in rpms if "guest-dkms" in r.name)
+    deb = next(d for d in debs if f"{side}-dkms" in d.name)
+    rpm = next(r for r in rpms if f"{side}-dkms" in r.name)
     run(["dpkg-deb", "-x", deb, scratch / "deb"])
     (scratch / "rpm").mkdir()
     run(["sh", "-c", f"rpm2cpio {rpm} | cpio -idm --quiet"], cwd=scratch / "rpm")
-    conf = f"usr/src/alacrityvm-guest-{VERSION}/dkms.conf"
+    conf = f"usr/src/alacrityvm-{side}-{VERSION}/dkms.conf"
     deb_conf = (scratch / "deb" / conf).read_text()
     rpm_conf = (scratch / "rpm" / conf).read_text()
     assert deb_conf.replace("/updates/dkms", "/extra") == rpm_conf
-    kbuild = (TOP / "modules/guest/Kbuild").read_text()
+    kbuild = (TOP / f"modules/{side}/Kbuild").read_text()
     for mod in re.findall(r"^obj-m\s*\+=\s*(\w+)\.o", kbuild, re.M):
         assert f'="{mod}"' in deb_conf
     assert f'PACKAGE_VERSION="{VERSION}"' in deb_conf
     # the same source files in both
     def tree(root):
-        base = root / f"usr/src/alacrityvm-guest-{VERSION}"
+        base = root / f"usr/src/alacrityvm-{side}-{VERSION}"
         return sorted(str(p.relative_to(base)) for p in base.rglob("*") if p.is_file())
     assert tree(scratch / "deb") == tree(scratch / "rpm")

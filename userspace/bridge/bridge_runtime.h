@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 
@@ -91,6 +92,34 @@ class BridgeRuntime : public DeviceHost {
   uint32_t host_epoch() const { return epoch_; }
   BridgeCounters counters() const;
 
+  // Hand-over (docs/handover.md), on the loop thread; bridge_handover.cc.
+  // quiesce(): stop watching vector 0 and quiesce every open device (I/O
+  // threads joined); the region stays exactly as the guest sees it and
+  // the guest is told nothing.  export_state(): the host's private
+  // records as JSON: table geometry, device records and flags with each
+  // device's runtime_state(), host state and epoch, event queue and call
+  // channel positions, counters.  resume(): serve again from there (after
+  // a failed hand-over, or after adopt()): watch vector 0, resume the open
+  // devices (one that cannot is quarantined, as after a fault), and look
+  // at the call channel and guest state once, for whatever the guest did
+  // meanwhile.  abandon(): after a completed hand-over, let everything go
+  // without writing to the region.
+  Status quiesce();
+  Result<nlohmann::json> export_state() const;
+  Status resume();
+  void abandon();
+  bool quiesced() const { return quiesced_; }
+  // A runtime that continues an exported one on @region (this process's
+  // mapping of the same memfd), quiesced: call resume() to serve.
+  // @devices: the device objects by id (e.g. VenetDevice::adopt), each
+  // attached here to the area its record names.  Everything in @state is
+  // checked (BridgeLayout::adopt, ranges, a device object for every
+  // record and no other); the region header must carry our magic, ABI and
+  // size.
+  static Result<std::unique_ptr<BridgeRuntime>> adopt(
+      std::span<uint8_t> region, const nlohmann::json& state, EventLoop& loop,
+      std::span<const EventFd> doorbells, std::map<uint32_t, std::unique_ptr<Device>> devices);
+
   // DeviceHost.
   bool signal_guest(uint32_t dev_id, uint32_t queue) override;
   void config_changed(uint32_t dev_id) override;
@@ -103,6 +132,7 @@ class BridgeRuntime : public DeviceHost {
     bool opened = false;
     bool removing = false;
     bool quarantined = false;
+    nlohmann::json runtime;  // quiesced: where the device stands
   };
 
   BridgeRuntime(BridgeLayout layout, EventLoop& loop, std::span<const EventFd> doorbells);
@@ -128,6 +158,7 @@ class BridgeRuntime : public DeviceHost {
   bool started_ = false;
   bool started_once_ = false;
   bool watching_ = false;
+  bool quiesced_ = false;
   // Posted tasks hold a weak_ptr: a fault reported after destruction is
   // dropped instead of touching a dead runtime.
   std::shared_ptr<BridgeRuntime*> self_;

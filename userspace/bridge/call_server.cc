@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 namespace avm {
 namespace {
@@ -25,6 +26,16 @@ CallServer::CallServer(vbus_call_slot* slots, uint32_t n, EventQueue& evq, Dispa
 void CallServer::reset() {
   std::memset(static_cast<void*>(slots_), 0, answered_.size() * sizeof(vbus_call_slot));
   std::fill(answered_.begin(), answered_.end(), 0U);
+}
+
+Status CallServer::resume(const std::vector<uint32_t>& answered) {
+  if (answered.size() != answered_.size()) {
+    return make_error(EINVAL, "call channel: " + std::to_string(answered.size()) +
+                                  " slots handed over, " + std::to_string(answered_.size()) +
+                                  " configured");
+  }
+  answered_ = answered;
+  return {};
 }
 
 size_t CallServer::service() {

@@ -53,6 +53,12 @@ class CallServer {
 
   const CallCounters& counters() const { return c_; }
 
+  // Hand-over: per slot, the last resp_seq we wrote; resume() continues
+  // from such a list (EINVAL if its size is not the slot count).  A request
+  // the guest submitted meanwhile is answered by the next service().
+  const std::vector<uint32_t>& answered() const { return answered_; }
+  Status resume(const std::vector<uint32_t>& answered);
+
  private:
   void respond(uint32_t slot, uint32_t seq, const CallResult& r);
 

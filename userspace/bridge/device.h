@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
@@ -86,6 +87,20 @@ class Device {
   // After a fault: stop serving and tell the guest what it can see.
   virtual void quarantine(const Error& why) = 0;
   virtual void detach() = 0;
+
+  // Hand-over (docs/handover.md), on the bridge loop.  quiesce(): stop
+  // serving like close(), but as a pause: nothing is reset, and
+  // runtime_state() then describes where the device's rings and links
+  // stand.  resume(@state): serve again from such a state -- ours after a
+  // hand-over that failed, or a predecessor's after attach() in a new
+  // process -- re-reading and validating what the guest can write.
+  // Devices that cannot be handed over keep the defaults (ENOTSUP).
+  virtual Status quiesce() { return make_error(ENOTSUP, name() + " cannot be handed over"); }
+  virtual nlohmann::json runtime_state() const { return nlohmann::json::object(); }
+  virtual Status resume(const nlohmann::json& state) {
+    (void)state;
+    return make_error(ENOTSUP, name() + " cannot be handed over");
+  }
 };
 
 }  // namespace avm

@@ -134,6 +134,18 @@ EventQueueCounters EventQueue::counters() const {
   return c_;
 }
 
+EventQueue::Position EventQueue::position() const {
+  std::lock_guard lock(mu_);
+  return Position{produced_, overflows_, enabled_};
+}
+
+void EventQueue::resume(const Position& p) {
+  std::lock_guard lock(mu_);
+  produced_ = p.produced;
+  overflows_ = p.overflows;
+  enabled_ = p.enabled;
+}
+
 uint32_t EventQueue::produced() const {
   std::lock_guard lock(mu_);
   return produced_;

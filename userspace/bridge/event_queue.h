@@ -75,6 +75,16 @@ class EventQueue {
   EventQueueCounters counters() const;
   uint32_t produced() const;
 
+  // Hand-over: the producer's private position and state, and continuing
+  // from them without touching the ring (the guest may be reading it).
+  struct Position {
+    uint32_t produced = 0;
+    uint32_t overflows = 0;
+    bool enabled = false;
+  };
+  Position position() const;
+  void resume(const Position& p);
+
  private:
   void raise_locked();
 

@@ -16,6 +16,7 @@
 #include "daemon/options.h"
 #include "daemon/service.h"
 #include "daemon/size.h"
+#include "daemon/takeover.h"
 #include "lib/unique_fd.h"
 
 namespace {
@@ -69,6 +70,8 @@ void legacy_objects(const avm::DaemonOptions& o, avm::ServiceOptions& so) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Legacy-mode hand-over (takeover.h): its two options leave argv here.
+  const avm::TakeoverOptions takeover = avm::extract_takeover_options(argc, argv);
   avm::DaemonOptions options;
   if (auto status = avm::parse_options(argc, argv, options)) {
     return *status;
@@ -132,6 +135,9 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  if (!takeover.from.empty()) {
+    return avm::takeover_main(takeover, signals.get());
+  }
   if (options.legacy()) {
     const avm::InstanceConfig& ic = options.config;
     spdlog::info("alacrityvmd {} starting: socket {}, region {}, {} vectors", AVM_VERSION_STRING,
@@ -153,7 +159,17 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  std::unique_ptr<avm::HandoverListener> handover;
+  if (!takeover.listen.empty() && service.instance("default") != nullptr) {
+    auto l = avm::HandoverListener::start(takeover.listen, service.instance("default"));
+    if (!l) {
+      spdlog::critical("cannot listen for a hand-over: {}", l.error().message);
+      return 1;
+    }
+    handover = std::move(*l);
+  }
   auto ran = service.run(signals.get());
+  handover.reset();
   service.stop();
   spdlog::info("stats: {}", service.legacy_stats_json());
   if (!ran) {

@@ -25,6 +25,12 @@ class Tap {
   // @name ("" lets the kernel pick "tapN").
   static Result<Tap> open(std::string_view name);
 
+  // Hand-over: a tap fd received from the process that opened it.
+  // Checked: /dev/net/tun, attached (TUNGETIFF) as a tap with our flags
+  // (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR) and vnet header size; made
+  // non-blocking.  The name comes from the kernel, not from the sender.
+  static Result<Tap> adopt(UniqueFd fd);
+
   int fd() const { return fd_.get(); }
   const std::string& name() const { return name_; }
   // TUNSETOFFLOAD with TUN_F_* @flags.

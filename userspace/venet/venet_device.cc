@@ -78,14 +78,30 @@ Status VenetDevice::open() {
   for (const QueueView& q : ctx_.queues) {
     reset_queue_host_side(q);
   }
+  state_.guest_link.store(false, std::memory_order_relaxed);
+  if (auto ok = start_io(nullptr, nullptr); !ok) {
+    return ok;
+  }
+  state_.counters.opens.inc();
+  write_config();
+  spdlog::info("venet {}: open on tap {}", ctx_.id, tap_.name());
+  return {};
+}
+
+Status VenetDevice::start_io(const Positions* rx_at, const Positions* tx_at) {
   auto loop = EventLoop::create();
   if (!loop) {
     return tl::unexpected(loop.error());
   }
   loop_ = std::move(*loop);
-  state_.guest_link.store(false, std::memory_order_relaxed);
   tx_.emplace(ctx_.queues[kTxQueue], tap_.fd(), state_, cfg_.tx_signal_batch);
   rx_.emplace(ctx_.queues[kRxQueue], tap_.fd(), state_);
+  if (tx_at != nullptr) {
+    tx_->queue().resume(tx_at->next_used, tx_at->taken);
+  }
+  if (rx_at != nullptr) {
+    rx_->queue().resume(rx_at->next_used, rx_at->taken);
+  }
   worker_.emplace(*loop_, *tx_, *rx_, ctx_.doorbell, tap_.fd(), state_, cfg_.busy_poll_max_us);
   DeviceHost* host = ctx_.host;
   const uint32_t id = ctx_.id;
@@ -100,9 +116,7 @@ Status VenetDevice::open() {
     return tl::unexpected(t.error());
   }
   thread_ = std::move(*t);
-  state_.counters.opens.inc();
-  write_config();
-  spdlog::info("venet {}: open on tap {}", id, tap_.name());
+  paused_.reset();
   return {};
 }
 
@@ -119,6 +133,7 @@ void VenetDevice::stop_io() {
   rx_.reset();
   tx_.reset();
   loop_.reset();
+  paused_.reset();
   state_.guest_link.store(false, std::memory_order_relaxed);
 }
 

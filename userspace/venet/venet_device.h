@@ -24,6 +24,7 @@
 #include "bridge/device.h"
 #include "bridge/event_loop.h"
 #include "bridge/io_thread.h"
+#include "handover/fd_bundle.h"
 #include "venet/tap.h"
 #include "venet/venet_config.h"
 #include "venet/venet_rx.h"
@@ -60,6 +61,22 @@ class VenetDevice : public Device {
   void quarantine(const Error& why) override;
   void detach() override;
 
+  // Hand-over (Device, docs/handover.md).  runtime_state(): features,
+  // links, whether it serves, where each ring stands (the next used
+  // entry and the entries taken before it: taken-but-unfinished entries
+  // are re-read and re-validated by whoever resumes), the counters.
+  Status quiesce() override;
+  nlohmann::json runtime_state() const override;
+  Status resume(const nlohmann::json& state) override;
+  // The device's construction half: its config and a duplicate of its
+  // tap fd (@prefix + "tap" in @fds).
+  Result<nlohmann::json> export_config(handover::FdBundle& fds, const std::string& prefix) const;
+  // A device built from export_config() output, not attached: the tap fd
+  // checked (Tap::adopt) and the config validated.
+  static Result<std::unique_ptr<VenetDevice>> adopt(const nlohmann::json& config,
+                                                    handover::FdBundle& fds,
+                                                    const std::string& prefix);
+
   bool serving() const { return thread_.running(); }
   VenetStats stats() const { return state_.counters.snapshot(); }
   uint64_t features() const { return state_.feat(); }
@@ -74,6 +91,13 @@ class VenetDevice : public Device {
   // Stops and joins the I/O thread (close(); non-virtual for the destructor).
   void stop_io();
   CallResult negotiate(std::span<const uint8_t> req);
+  // Starts the I/O thread over the rings as they are (open() resets them
+  // first; resume() continues from @at).
+  struct Positions {
+    uint32_t next_used = 0;
+    uint64_t taken = 0;
+  };
+  Status start_io(const Positions* rx_at, const Positions* tx_at);
 
   VenetConfig cfg_;
   Tap tap_;
@@ -86,6 +110,8 @@ class VenetDevice : public Device {
   std::optional<VenetRx> rx_;
   std::optional<VenetWorker> worker_;
   IoThread thread_;
+  // After quiesce(): where the rings stood when the I/O thread stopped.
+  std::optional<std::pair<Positions, Positions>> paused_;  // rx, tx
 };
 
 }  // namespace avm

@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: GPL-2.0
+// BridgeRuntime's hand-over half (bridge_runtime.h, docs/handover.md):
+// quiesce, export, adopt, resume, abandon.  Nothing here writes to the
+// region: the guest keeps running on it while the host changes hands.
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cerrno>
+#include <string>
+
+#include "bridge/bridge_runtime.h"
+#include "handover/fd_bundle.h"
+
+namespace avm {
+namespace {
+
+using handover::get_array;
+using handover::get_bool;
+using handover::get_object;
+using handover::get_u32;
+using handover::get_u64;
+
+constexpr uint32_t kStateVersion = 1;
+
+// Unwraps a Result or returns its error (prefixed) from the enclosing
+// function.
+#define AVM_TRY(var, expr)                                                 \
+  auto var = (expr);                                                       \
+  if (!var) {                                                              \
+    return make_error(EINVAL, "bridge hand-over: " + var.error().message); \
+  }
+
+nlohmann::json device_json(const DeviceInfo& d) {
+  auto queues = nlohmann::json::array();
+  for (const vbus_queue_desc& q : d.layout.queues) {
+    queues.push_back({q.num_entries, q.buf_size});
+  }
+  return {{"id", d.id},
+          {"type", d.type},
+          {"abi_version", d.abi_version},
+          {"slot", d.slot},
+          {"state", d.state},
+          {"vector", d.doorbell_vector},
+          {"area_offset", d.area_offset},
+          {"config_size", d.layout.config_size},
+          {"queues", queues}};
+}
+
+Result<DeviceInfo> device_info(const nlohmann::json& j) {
+  DeviceInfo d;
+  AVM_TRY(id, get_u32(j, "id"));
+  AVM_TRY(type, get_u32(j, "type"));
+  AVM_TRY(abi, get_u32(j, "abi_version"));
+  AVM_TRY(slot, get_u32(j, "slot"));
+  AVM_TRY(state, get_u32(j, "state"));
+  AVM_TRY(vector, get_u32(j, "vector"));
+  AVM_TRY(area, get_u64(j, "area_offset"));
+  AVM_TRY(config_size, get_u32(j, "config_size", BridgeLayout::kMaxConfigSize));
+  AVM_TRY(queues, get_array(j, "queues"));
+  std::vector<QueueSpec> specs;
+  for (const auto& q : **queues) {
+    if (!q.is_array() || q.size() != 2 || !q[0].is_number_unsigned() ||
+        !q[1].is_number_unsigned() || q[0].get<uint64_t>() > UINT32_MAX ||
+        q[1].get<uint64_t>() > UINT32_MAX) {
+      return make_error(EINVAL, "bridge hand-over: device " + std::to_string(*id) +
+                                    ": a queue is not [entries, buf_size]");
+    }
+    specs.push_back(QueueSpec{q[0].get<uint32_t>(), q[1].get<uint32_t>()});
+  }
+  auto layout = layout_device_area(*config_size, specs);
+  if (!layout) {
+    return make_error(
+        EINVAL, "bridge hand-over: device " + std::to_string(*id) + ": " + layout.error().message);
+  }
+  d.id = *id;
+  d.type = *type;
+  d.abi_version = *abi;
+  d.slot = *slot;
+  d.state = *state;
+  d.doorbell_vector = *vector;
+  d.area_offset = *area;
+  d.layout = std::move(*layout);
+  return d;
+}
+
+}  // namespace
+
+Status BridgeRuntime::quiesce() {
+  if (quiesced_) {
+    return {};
+  }
+  if (watching_) {
+    loop_.remove(doorbells_[VBUS_BRIDGE_VECTOR].fd());
+    watching_ = false;
+  }
+  quiesced_ = true;
+  for (auto& [id, e] : devices_) {
+    e.runtime = nlohmann::json::object();
+    if (!e.opened || e.quarantined) {
+      continue;
+    }
+    if (auto ok = e.dev->quiesce(); !ok) {
+      // Cannot pause it: serve again and refuse the hand-over.
+      (void)resume();
+      return make_error(ok.error().code,
+                        "device " + std::to_string(id) + ": " + ok.error().message);
+    }
+    e.runtime = e.dev->runtime_state();
+  }
+  spdlog::info("bridge: quiesced for hand-over (host state {}, epoch {})", host_state_, epoch_);
+  return {};
+}
+
+Result<nlohmann::json> BridgeRuntime::export_state() const {
+  if (!quiesced_) {
+    return make_error(EINVAL, "bridge: export before quiesce");
+  }
+  const BridgeConfig& c = layout_.config();
+  nlohmann::json j;
+  j["version"] = kStateVersion;
+  j["config"] = {{"devtab_slots", c.devtab_slots},   {"evq_entries", c.evq_entries},
+                 {"call_slots", c.call_slots},       {"num_vectors", c.num_vectors},
+                 {"host_features", c.host_features}, {"host_peer_id", c.host_peer_id},
+                 {"host_epoch", c.host_epoch}};
+  j["next_id"] = layout_.next_id();
+  auto devices = nlohmann::json::array();
+  for (const auto& [id, e] : devices_) {
+    const DeviceInfo* info = layout_.device(id);
+    AVM_CHECK(info != nullptr);  // the registry and the layout agree
+    nlohmann::json d = device_json(*info);
+    d["opened"] = e.opened;
+    d["removing"] = e.removing;
+    d["quarantined"] = e.quarantined;
+    d["runtime"] = e.runtime;
+    devices.push_back(std::move(d));
+  }
+  j["devices"] = devices;
+  j["host_state"] = host_state_;
+  j["epoch"] = epoch_;
+  j["started"] = started_;
+  j["started_once"] = started_once_;
+  const EventQueue::Position p = const_cast<EventQueue&>(evq_).position();  // NOLINT: locks only
+  j["evq"] = {{"produced", p.produced}, {"overflows", p.overflows}, {"enabled", p.enabled}};
+  j["answered"] = calls_.answered();
+  const BridgeCounters b = counters();
+  j["counters"] = {{"doorbells", b.doorbells},
+                   {"inits", b.inits},
+                   {"guest_resets", b.guest_resets},
+                   {"stale_inits", b.stale_inits},
+                   {"bad_guest_state", b.bad_guest_state},
+                   {"restarts", b.restarts},
+                   {"device_faults", b.device_faults},
+                   {"devices_added", b.devices_added},
+                   {"devices_removed", b.devices_removed}};
+  return j;
+}
+
+Result<std::unique_ptr<BridgeRuntime>> BridgeRuntime::adopt(
+    std::span<uint8_t> region, const nlohmann::json& state, EventLoop& loop,
+    std::span<const EventFd> doorbells, std::map<uint32_t, std::unique_ptr<Device>> devices) {
+  AVM_TRY(version, get_u32(state, "version"));
+  if (*version != kStateVersion) {
+    return make_error(EINVAL, "bridge hand-over: state version " + std::to_string(*version));
+  }
+  AVM_TRY(cj, get_object(state, "config"));
+  BridgeConfig c;
+  AVM_TRY(slots, get_u32(**cj, "devtab_slots"));
+  AVM_TRY(entries, get_u32(**cj, "evq_entries"));
+  AVM_TRY(call_slots, get_u32(**cj, "call_slots"));
+  AVM_TRY(vectors, get_u32(**cj, "num_vectors"));
+  AVM_TRY(features, get_u64(**cj, "host_features"));
+  AVM_TRY(peer, get_u32(**cj, "host_peer_id"));
+  AVM_TRY(cepoch, get_u32(**cj, "host_epoch"));
+  c.devtab_slots = *slots;
+  c.evq_entries = *entries;
+  c.call_slots = *call_slots;
+  c.num_vectors = *vectors;
+  c.host_features = *features;
+  c.host_peer_id = *peer;
+  c.host_epoch = *cepoch;
+  if (doorbells.size() != c.num_vectors) {
+    return make_error(EINVAL, "bridge hand-over: " + std::to_string(doorbells.size()) +
+                                  " doorbells for " + std::to_string(c.num_vectors) + " vectors");
+  }
+  // The region must be the one the state describes (a header the host
+  // wrote; a guest scribbling over it gets refused, not trusted).
+  if (region.size() >= sizeof(vbus_bridge_header)) {
+    vbus_bridge_header h{};
+    std::memcpy(&h, region.data(), sizeof h);
+    if (h.magic != VBUS_MAGIC || h.abi_major != VBUS_ABI_MAJOR || h.region_size != region.size()) {
+      return make_error(EINVAL, "bridge hand-over: the region is not a vbus region of this size");
+    }
+  }
+  AVM_TRY(next_id, get_u32(state, "next_id"));
+  AVM_TRY(dj, get_array(state, "devices"));
+  std::vector<DeviceInfo> infos;
+  struct Flags {
+    bool opened, removing, quarantined;
+    nlohmann::json runtime;
+  };
+  std::map<uint32_t, Flags> flags;
+  for (const auto& d : **dj) {
+    auto info = device_info(d);
+    if (!info) {
+      return tl::unexpected(info.error());
+    }
+    AVM_TRY(opened, get_bool(d, "opened"));
+    AVM_TRY(removing, get_bool(d, "removing"));
+    AVM_TRY(quarantined, get_bool(d, "quarantined"));
+    AVM_TRY(runtime, get_object(d, "runtime"));
+    if (devices.count(info->id) == 0) {
+      return make_error(
+          EINVAL, "bridge hand-over: no device object for device " + std::to_string(info->id));
+    }
+    flags[info->id] = Flags{*opened, *removing, *quarantined, **runtime};
+    infos.push_back(std::move(*info));
+  }
+  if (flags.size() != devices.size()) {
+    return make_error(EINVAL, "bridge hand-over: device objects without a record");
+  }
+  auto layout = BridgeLayout::adopt(region, c, std::move(infos), *next_id);
+  if (!layout) {
+    return tl::unexpected(layout.error());
+  }
+  AVM_TRY(host_state, get_u32(state, "host_state"));
+  AVM_TRY(epoch, get_u32(state, "epoch"));
+  AVM_TRY(started, get_bool(state, "started"));
+  AVM_TRY(started_once, get_bool(state, "started_once"));
+  if (*host_state != VBUS_STATE_RESET && *host_state != VBUS_STATE_READY &&
+      *host_state != VBUS_STATE_RUN) {
+    return make_error(EINVAL, "bridge hand-over: host_state " + std::to_string(*host_state));
+  }
+  AVM_TRY(ej, get_object(state, "evq"));
+  AVM_TRY(produced, get_u32(**ej, "produced"));
+  AVM_TRY(overflows, get_u32(**ej, "overflows"));
+  AVM_TRY(enabled, get_bool(**ej, "enabled"));
+  AVM_TRY(aj, get_array(state, "answered"));
+  std::vector<uint32_t> answered;
+  for (const auto& a : **aj) {
+    if (!a.is_number_unsigned() || a.get<uint64_t>() > UINT32_MAX) {
+      return make_error(EINVAL, "bridge hand-over: 'answered' holds a non-u32");
+    }
+    answered.push_back(a.get<uint32_t>());
+  }
+
+  std::unique_ptr<BridgeRuntime> rt(new BridgeRuntime(std::move(*layout), loop, doorbells));
+  if (auto ok = rt->calls_.resume(answered); !ok) {
+    return make_error(EINVAL, "bridge hand-over: " + ok.error().message);
+  }
+  rt->evq_.resume(EventQueue::Position{*produced, *overflows, *enabled});
+  rt->host_state_ = *host_state;
+  rt->epoch_ = *epoch;
+  rt->started_ = *started;
+  rt->started_once_ = *started_once;
+  rt->quiesced_ = true;
+  // The devices: attached to the areas their records name.  No open():
+  // that would reset queues the guest is using; resume() continues them.
+  for (auto& [id, dev] : devices) {
+    const DeviceInfo* info = rt->layout_.device(id);
+    DeviceContext ctx;
+    ctx.id = id;
+    ctx.host = rt.get();
+    ctx.config = rt->layout_.config(id);
+    for (uint32_t q = 0; q < info->layout.queues.size(); q++) {
+      auto view = rt->layout_.queue_view(id, q);
+      if (!view) {
+        return make_error(
+            EINVAL, "bridge hand-over: device " + std::to_string(id) + ": " + view.error().message);
+      }
+      ctx.queues.push_back(*view);
+    }
+    ctx.doorbell = &rt->doorbells_[info->doorbell_vector];
+    ctx.doorbell_vector = info->doorbell_vector;
+    if (dev->type() != info->type || dev->queue_specs().size() != info->layout.queues.size()) {
+      return make_error(EINVAL, "bridge hand-over: device " + std::to_string(id) +
+                                    " object does not match its record");
+    }
+    if (auto ok = dev->attach(ctx); !ok) {
+      return make_error(ok.error().code, "bridge hand-over: attach device " + std::to_string(id) +
+                                             ": " + ok.error().message);
+    }
+    Flags& f = flags[id];
+    Entry e;
+    e.dev = std::move(dev);
+    e.vector = info->doorbell_vector;
+    e.opened = f.opened;
+    e.removing = f.removing;
+    e.quarantined = f.quarantined;
+    e.runtime = std::move(f.runtime);
+    rt->devices_.emplace(id, std::move(e));
+  }
+  if (auto cnt = state.find("counters"); cnt != state.end() && cnt->is_object()) {
+    auto restore = [&](Counter& k, const char* key) { k.inc(get_u64(*cnt, key).value_or(0)); };
+    restore(rt->c_.doorbells, "doorbells");
+    restore(rt->c_.inits, "inits");
+    restore(rt->c_.guest_resets, "guest_resets");
+    restore(rt->c_.stale_inits, "stale_inits");
+    restore(rt->c_.bad_guest_state, "bad_guest_state");
+    restore(rt->c_.restarts, "restarts");
+    restore(rt->c_.device_faults, "device_faults");
+    restore(rt->c_.devices_added, "devices_added");
+    restore(rt->c_.devices_removed, "devices_removed");
+  }
+  spdlog::info("bridge: adopted (host state {}, epoch {}, {} device(s))", rt->host_state_,
+               rt->epoch_, rt->devices_.size());
+  return rt;
+}
+
+Status BridgeRuntime::resume() {
+  if (!quiesced_) {
+    return {};
+  }
+  if (started_ && !watching_) {
+    const EventFd& bell = doorbells_[VBUS_BRIDGE_VECTOR];
+    auto ok = loop_.add(bell.fd(), EPOLLIN, [this, &bell](uint32_t) {
+      bell.consume();
+      on_doorbell();
+    });
+    if (!ok) {
+      return ok;
+    }
+    watching_ = true;
+  }
+  quiesced_ = false;
+  for (auto& [id, e] : devices_) {
+    if (!e.opened || e.quarantined) {
+      continue;
+    }
+    if (auto ok = e.dev->resume(e.runtime); !ok) {
+      // As after a fault: the guest sees no carrier until it reopens.
+      handle_fault(id, ok.error());
+    }
+  }
+  // Whatever the guest did while nobody watched: a call, an INIT.
+  if (started_) {
+    on_doorbell();
+  }
+  spdlog::info("bridge: serving (host state {}, epoch {})", host_state_, epoch_);
+  return {};
+}
+
+void BridgeRuntime::abandon() {
+  AVM_CHECK(quiesced_);
+  if (watching_) {
+    loop_.remove(doorbells_[VBUS_BRIDGE_VECTOR].fd());
+    watching_ = false;
+  }
+  // The destructor must neither RESET nor close/detach through the
+  // device table: drop the devices here (their I/O threads are stopped).
+  started_ = false;
+  devices_.clear();
+  evq_.clear_sink();
+}
+
+}  // namespace avm

@@ -44,8 +44,12 @@ Notifier::~Notifier() {
 }
 
 void Notifier::ping() {
+  // Only drains the timerfd: a short or failed read just means no
+  // expiration was pending (glibc's fortified read() must be checked).
   uint64_t n = 0;
-  (void)::read(timer_.get(), &n, sizeof n);
+  if (::read(timer_.get(), &n, sizeof n) != static_cast<ssize_t>(sizeof n)) {
+    n = 0;
+  }
   (void)sd_notify(0, "WATCHDOG=1");
 }
 

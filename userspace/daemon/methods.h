@@ -3,6 +3,9 @@
 // dispatcher; each file adds one group (instance, device, daemon).
 #pragma once
 
+#include <optional>
+#include <string>
+
 #include "rpc/dispatcher.h"
 
 namespace avm {
@@ -12,6 +15,9 @@ class Service;
 void add_instance_methods(rpc::Dispatcher& d, Service& s);
 void add_device_methods(rpc::Dispatcher& d, Service& s);
 void add_daemon_methods(rpc::Dispatcher& d, Service& s);
+
+// The only param of device.list and stats: an optional "instance".
+rpc::Outcome<std::optional<std::string>> instance_filter(const rpc::Json& params);
 
 inline void add_methods(rpc::Dispatcher& d, Service& s) {
   add_instance_methods(d, s);

@@ -13,6 +13,14 @@ using rpc::Json;
 using rpc::Outcome;
 using rpc::Params;
 
+rpc::Outcome<std::optional<std::string>> instance_filter(const Json& params) {
+  Params p(params);
+  if (auto ok = p.only({"instance"}); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  return p.opt_string("instance");
+}
+
 void add_daemon_methods(rpc::Dispatcher& d, Service& s) {
   d.add("ping", [](const Json&, const Caller&) -> Outcome<Json> { return Json{{"pong", true}}; });
   d.add("version", [](const Json&, const Caller&) -> Outcome<Json> {
@@ -20,11 +28,7 @@ void add_daemon_methods(rpc::Dispatcher& d, Service& s) {
                 {"abi", std::to_string(VBUS_ABI_MAJOR) + "." + std::to_string(VBUS_ABI_MINOR)}};
   });
   d.add("stats", [&s](const Json& p, const Caller&) -> Outcome<Json> {
-    Params params(p);
-    if (auto ok = params.only({"instance"}); !ok) {
-      return tl::unexpected(ok.error());
-    }
-    auto inst = params.opt_string("instance");
+    auto inst = instance_filter(p);
     if (!inst) {
       return tl::unexpected(inst.error());
     }

@@ -115,11 +115,7 @@ void add_device_methods(rpc::Dispatcher& d, Service& s) {
     return Json::object();
   });
   d.add("device.list", [&s](const Json& p, const Caller&) -> Outcome<Json> {
-    Params params(p);
-    if (auto ok = params.only({"instance"}); !ok) {
-      return tl::unexpected(ok.error());
-    }
-    auto inst = params.opt_string("instance");
+    auto inst = instance_filter(p);
     if (!inst) {
       return tl::unexpected(inst.error());
     }
@@ -140,32 +136,25 @@ void add_device_methods(rpc::Dispatcher& d, Service& s) {
     }
     return s.device_json(*name, true);
   });
-  d.add("device.attach", [&s](const Json& p, const Caller& c) -> Outcome<Json> {
-    auto name = name_of(p, {"name", "instance"});
+  // attach, detach: change, log, answer the device.
+  auto change = [&s](const Json& p, const Caller& c, bool attach) -> Outcome<Json> {
+    auto name = attach ? name_of(p, {"name", "instance"}) : name_of(p, {"name"});
     if (!name) {
       return tl::unexpected(name.error());
     }
-    auto inst = Params(p).string("instance");
+    auto inst = attach ? Params(p).string("instance") : Outcome<std::string>("");
     if (!inst) {
       return tl::unexpected(inst.error());
     }
-    if (auto ok = s.attach(*name, *inst, Origin::kApi); !ok) {
+    auto ok = attach ? s.attach(*name, *inst, Origin::kApi) : s.detach(*name, Origin::kApi);
+    if (!ok) {
       return tl::unexpected(ok.error());
     }
-    s.changed(c, "device.attach " + *name + " " + *inst);
+    s.changed(c, (attach ? "device.attach " : "device.detach ") + *name + " " + *inst);
     return s.device_json(*name, false);
-  });
-  d.add("device.detach", [&s](const Json& p, const Caller& c) -> Outcome<Json> {
-    auto name = name_of(p, {"name"});
-    if (!name) {
-      return tl::unexpected(name.error());
-    }
-    if (auto ok = s.detach(*name, Origin::kApi); !ok) {
-      return tl::unexpected(ok.error());
-    }
-    s.changed(c, "device.detach " + *name);
-    return s.device_json(*name, false);
-  });
+  };
+  d.add("device.attach", [change](const Json& p, const Caller& c) { return change(p, c, true); });
+  d.add("device.detach", [change](const Json& p, const Caller& c) { return change(p, c, false); });
   d.add("device.set_link", [&s](const Json& p, const Caller& c) -> Outcome<Json> {
     auto name = name_of(p, {"name", "up"});
     if (!name) {

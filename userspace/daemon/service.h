@@ -103,7 +103,12 @@ class Service {
     std::unique_ptr<Instance> inst;
   };
 
+  using DeviceMap = std::map<std::string, DeviceSpec>;
   rpc::Outcome<void> writable(Origin origin, const std::string& what) const;
+  // NOT_FOUND if @it is end(), READ_ONLY if @by is the API and the
+  // device is not the API's.
+  rpc::Outcome<void> may_change(DeviceMap::const_iterator it, const std::string& name,
+                                Origin by) const;
   // TAP, bridge, VenetDevice, Instance::attach; nothing left on failure.
   rpc::Outcome<void> plug(const DeviceSpec& spec, InstanceEntry& e);
   void restore();
@@ -118,7 +123,7 @@ class Service {
   ServiceOptions options_;
   std::unique_ptr<EventLoop> loop_;
   std::map<std::string, InstanceEntry> instances_;
-  std::map<std::string, DeviceSpec> devices_;
+  DeviceMap devices_;
   StateStore store_;
   rpc::Dispatcher dispatcher_;
   std::unique_ptr<rpc::Server> control_;

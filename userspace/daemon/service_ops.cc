@@ -49,6 +49,17 @@ rpc::Outcome<void> Service::writable(Origin origin, const std::string& what) con
   return {};
 }
 
+rpc::Outcome<void> Service::may_change(DeviceMap::const_iterator it, const std::string& name,
+                                       Origin by) const {
+  if (it == devices_.end()) {
+    return not_found("device", name);
+  }
+  if (by == Origin::kApi) {
+    return writable(it->second.origin, "device " + name);
+  }
+  return {};
+}
+
 Instance* Service::instance(const std::string& name) const {
   auto it = instances_.find(name);
   return it == instances_.end() ? nullptr : it->second.inst.get();
@@ -162,6 +173,9 @@ rpc::Outcome<void> Service::plug(const DeviceSpec& spec, InstanceEntry& e) {
     if (ok.error().code == ENOSPC) {
       return limit("vectors", ok.error().message);
     }
+    if (ok.error().code == ENOMEM) {  // the rings do not fit into the region
+      return limit("region_size", ok.error().message);
+    }
     return host_failed(ok.error());
   }
   return {};
@@ -202,13 +216,8 @@ rpc::Outcome<void> Service::create_device(const DeviceSpec& spec) {
 
 rpc::Outcome<void> Service::delete_device(const std::string& name, Origin by) {
   auto it = devices_.find(name);
-  if (it == devices_.end()) {
-    return not_found("device", name);
-  }
-  if (by == Origin::kApi) {
-    if (auto ok = writable(it->second.origin, "device " + name); !ok) {
-      return ok;
-    }
+  if (auto ok = may_change(it, name, by); !ok) {
+    return ok;
   }
   if (it->second.instance) {
     if (Instance* inst = instance(*it->second.instance)) {
@@ -223,13 +232,8 @@ rpc::Outcome<void> Service::delete_device(const std::string& name, Origin by) {
 rpc::Outcome<void> Service::attach(const std::string& device, const std::string& instance_name,
                                    Origin by) {
   auto it = devices_.find(device);
-  if (it == devices_.end()) {
-    return not_found("device", device);
-  }
-  if (by == Origin::kApi) {
-    if (auto ok = writable(it->second.origin, "device " + device); !ok) {
-      return ok;
-    }
+  if (auto ok = may_change(it, device, by); !ok) {
+    return ok;
   }
   auto inst = instances_.find(instance_name);
   if (inst == instances_.end()) {
@@ -251,13 +255,8 @@ rpc::Outcome<void> Service::attach(const std::string& device, const std::string&
 
 rpc::Outcome<void> Service::detach(const std::string& device, Origin by) {
   auto it = devices_.find(device);
-  if (it == devices_.end()) {
-    return not_found("device", device);
-  }
-  if (by == Origin::kApi) {
-    if (auto ok = writable(it->second.origin, "device " + device); !ok) {
-      return ok;
-    }
+  if (auto ok = may_change(it, device, by); !ok) {
+    return ok;
   }
   if (!it->second.instance) {
     return fault(rpc::kBusy, "device " + device + " is not attached", named("device", device));

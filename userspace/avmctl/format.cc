@@ -198,7 +198,12 @@ std::string device_details(const json& dev) {
 void flatten(const json& v, const std::string& prefix, std::vector<Row>& out) {
   if (v.is_object() && !v.empty()) {
     for (const auto& [key, value] : v.items()) {
-      flatten(value, prefix.empty() ? key : prefix + "." + key, out);
+      std::string path = prefix;
+      if (!path.empty()) {
+        path += '.';
+      }
+      path += key;
+      flatten(value, path, out);
     }
     return;
   }

@@ -18,7 +18,7 @@ struct Outcome {
   std::string err;
 };
 
-Outcome avmctl(const std::string& socket, std::vector<std::string> args) {
+Outcome avmctl(const std::string& socket, const std::vector<std::string>& args) {
   std::vector<const char*> argv = {"avmctl", "--socket", socket.c_str()};
   for (const std::string& a : args) {
     argv.push_back(a.c_str());
@@ -222,8 +222,8 @@ TEST(Cli, UnreachableIsExit3) {
   EXPECT_EQ(r.err,
             "avmctl: cannot connect to the daemon: /nonexistent/control.sock: No such file or "
             "directory\n");
-  for (const std::string reply : {"", "garbage\n", "hang"}) {
-    FakeDaemon d([&](const json&) { return reply; });
+  for (const char* reply : {"", "garbage\n", "hang"}) {
+    FakeDaemon d([&](const json&) { return std::string(reply); });
     r = avmctl(d.path(), {"--timeout", "0.3", "ping"});
     EXPECT_EQ(r.code, kExitUnreachable) << reply;
     EXPECT_TRUE(r.err.starts_with("avmctl: ")) << r.err;

@@ -12,20 +12,20 @@
 
 int main(int argc, char** argv) {
   if (argc != 5) {
-    std::fputs("usage: avm-generate-print qemu|libvirt NAME SOCKET VECTORS\n", stderr);
+    (void)std::fputs("usage: avm-generate-print qemu|libvirt NAME SOCKET VECTORS\n", stderr);
     return 2;
   }
   const std::string what = argv[1];
   const avm::generate::InstanceShape shape{argv[2], argv[3], 0,
-                                           static_cast<unsigned>(std::atoi(argv[4]))};
+                                           static_cast<unsigned>(std::stoul(argv[4]))};
   if (what == "qemu") {
     for (const std::string& a : avm::generate::qemu_args(shape)) {
-      std::printf("%s\n", a.c_str());
+      (void)std::printf("%s\n", a.c_str());
     }
   } else if (what == "libvirt") {
-    std::fputs(avm::generate::libvirt_shmem_xml(shape).c_str(), stdout);
+    (void)std::fputs(avm::generate::libvirt_shmem_xml(shape).c_str(), stdout);
   } else {
-    std::fputs("avm-generate-print: qemu or libvirt\n", stderr);
+    (void)std::fputs("avm-generate-print: qemu or libvirt\n", stderr);
     return 2;
   }
   return 0;

@@ -5,6 +5,7 @@
 // Prints "listening on ADDRESS" once ready; exits on SIGTERM/SIGINT or when
 // stdin closes.  A bad LISTEN prints the error and exits 1.
 #include <poll.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -38,21 +39,21 @@ std::vector<avm::metrics::Family> families() {
 
 int main(int argc, char** argv) {
   if (argc != 2) {
-    std::fputs("usage: avm-metrics-serve LISTEN\n", stderr);
+    (void)std::fputs("usage: avm-metrics-serve LISTEN\n", stderr);
     return 2;
   }
   auto server = avm::metrics::Server::create(argv[1], families);
   if (!server) {
-    std::fprintf(stderr, "avm-metrics-serve: %s\n", server.error().message.c_str());
+    (void)std::fprintf(stderr, "avm-metrics-serve: %s\n", server.error().message.c_str());
     return 1;
   }
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
-  sigprocmask(SIG_BLOCK, &mask, nullptr);
-  std::printf("listening on %s\n", (*server)->address().c_str());
-  std::fflush(stdout);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  (void)std::printf("listening on %s\n", (*server)->address().c_str());
+  (void)std::fflush(stdout);
   pollfd fds[2] = {{(*server)->fd(), POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
   const timespec tick{0, 100000000};
   for (;;) {

@@ -82,7 +82,7 @@ UniqueFd connect_to(const std::string& address) {
     return fd;
   }
   const auto colon = address.rfind(':');
-  const int port = std::atoi(address.c_str() + colon + 1);
+  const int port = std::stoi(address.substr(colon + 1));
   if (address.starts_with("[")) {
     UniqueFd fd(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in6 a{};

@@ -173,10 +173,10 @@ void Server::read_from(Conn& c) {
     size_t start = 0;
     for (size_t nl = c.in.find('\n'); nl != std::string::npos; nl = c.in.find('\n', start)) {
       std::string_view line(c.in.data() + start, nl - start);
-      start = nl + 1;
       if (line.size() > config_.max_request_bytes) {
-        break;  // handled below with the rest
+        break;  // refused below: it stays at the front of c.in
       }
+      start = nl + 1;
       if (!line.empty() && line.back() == '\r') {
         line.remove_suffix(1);
       }

@@ -116,10 +116,18 @@ TEST_F(ServerTest, AnOversizedLineIsRefusedAndClosedWhileOthersAreServed) {
   pump();
   send_all(bad.get(), std::string(2000, 'x'));
   pump();
+  const Json r0 = Json::parse(read_line(bad.get()));
+  EXPECT_EQ(r0["error"]["code"], kInvalidRequest);
+  EXPECT_TRUE(closed(bad.get()));
+  // The same with a newline after the long line (a complete line).
+  bad = connect_client();
+  pump();
+  send_all(bad.get(), std::string(2000, 'y') + "\n");
+  pump();
   const Json r = Json::parse(read_line(bad.get()));
   EXPECT_EQ(r["error"]["code"], kInvalidRequest);
   EXPECT_TRUE(closed(bad.get()));
-  EXPECT_EQ(server_->stats().oversized, 1U);
+  EXPECT_EQ(server_->stats().oversized, 2U);
   send_all(good.get(), R"({"jsonrpc":"2.0","id":3,"method":"whoami"})"
                        "\n");
   pump();

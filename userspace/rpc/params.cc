@@ -6,7 +6,10 @@
 namespace avm::rpc {
 
 Outcome<void> Params::only(std::initializer_list<const char*> allowed) const {
-  for (const auto& [key, value] : p_.items()) {
+  // No structured binding here: clang-14 (fuzz build, clang-tidy) cannot
+  // capture one in a lambda.
+  for (const auto& item : p_.items()) {
+    const std::string& key = item.key();
     if (std::none_of(allowed.begin(), allowed.end(), [&key](const char* a) { return key == a; })) {
       return bad_param(key, "unknown parameter");
     }

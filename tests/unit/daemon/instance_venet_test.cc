@@ -183,7 +183,8 @@ TEST_F(InstanceVenetTest, AGuestThatLeavesMakesTheHostRestart) {
 }
 
 TEST_F(InstanceVenetTest, DevicesNeedAFreeVectorAndUniqueNames) {
-  config_.vectors = 3;  // the bridge's and two for devices
+  config_.vectors = 3;                       // the bridge's and two for devices
+  config_.region_size = uint64_t{16} << 20;  // room for both devices' rings
   Instance d(config_);
   ASSERT_TRUE(d.start());
   ASSERT_TRUE(d.attach("a", make_dev("avmut-a")));

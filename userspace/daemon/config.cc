@@ -29,7 +29,7 @@ class Reader {
   }
 
   // Every key of @t that is not in @known is an error.
-  void only(const toml::table& t, const std::string& prefix, std::set<std::string> known) {
+  void only(const toml::table& t, const std::string& prefix, const std::set<std::string>& known) {
     for (const auto& [k, v] : t) {
       if (!known.contains(std::string(k.str()))) {
         error(k.source(), prefix + std::string(k.str()), "unknown key");

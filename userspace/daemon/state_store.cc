@@ -2,6 +2,7 @@
 #include "daemon/state_store.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -137,7 +138,7 @@ Result<SavedState> StateStore::load() const {
     for (const Json& i : j.at("instances")) {
       InstanceSpec s = instance_from(i);
       if (auto why = check(s, no_limits); !why.empty()) {
-        return make_error(EINVAL, file + ": instance " + s.name + ": " + why);
+        return make_error(EINVAL, fmt::format("{}: instance {}: {}", file, s.name, why));
       }
       out.instances.push_back(std::move(s));
     }
@@ -147,7 +148,7 @@ Result<SavedState> StateStore::load() const {
         return make_error(EINVAL, file + ": device: " + s.error().message);
       }
       if (auto why = check(*s); !why.empty()) {
-        return make_error(EINVAL, file + ": device " + s->name + ": " + why);
+        return make_error(EINVAL, fmt::format("{}: device {}: {}", file, s->name, why));
       }
       out.devices.push_back(std::move(*s));
     }

@@ -3,6 +3,8 @@
 
 #include <map>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "daemon/service.h"
 
@@ -25,6 +27,16 @@ struct Builder {
   }
 };
 
+// A counter in microseconds ("busy_poll_us") is exported in the base unit
+// Prometheus requires ("busy_poll_seconds_total").
+std::pair<std::string, double> base_unit(const std::string& key, double value) {
+  constexpr std::string_view kMicros = "_us";
+  if (key.size() > kMicros.size() && key.ends_with(kMicros)) {
+    return {key.substr(0, key.size() - kMicros.size()) + "_seconds", value / 1e6};
+  }
+  return {key, value};
+}
+
 }  // namespace
 
 std::vector<metrics::Family> metric_families(const Service& s) {
@@ -46,15 +58,16 @@ std::vector<metrics::Family> metric_families(const Service& s) {
             {{"instance", inst}, {"state", st}}, std::string(to_string(info.state)) == st ? 1 : 0);
     }
     for (const auto& [key, v] : j["bridge"].items()) {
-      b.add("alacrityvm_bridge_" + key + "_total", "counter",
-            "Bridge counter " + key + " (docs/control-api.md).", {{"instance", inst}},
-            v.get<double>());
+      const auto [name, value] = base_unit(key, v.get<double>());
+      b.add("alacrityvm_bridge_" + name + "_total", "counter",
+            "Bridge counter " + key + " (docs/control-api.md).", {{"instance", inst}}, value);
     }
     for (const auto& [dev, counters] : j["devices"].items()) {
       for (const auto& [key, v] : counters.items()) {
-        b.add("alacrityvm_venet_" + key + "_total", "counter",
+        const auto [name, value] = base_unit(key, v.get<double>());
+        b.add("alacrityvm_venet_" + name + "_total", "counter",
               "venet counter " + key + " (VenetStats).", {{"instance", inst}, {"device", dev}},
-              v.get<double>());
+              value);
       }
     }
   }

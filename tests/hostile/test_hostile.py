@@ -46,8 +46,11 @@ ATTACKS = {
     "recover": [r"venet \d+: open on tap avmbad0"],
 }
 QUARANTINING = [a for a, rx in ATTACKS.items() if rx[0].startswith(QUARANTINED)]
-# Attacks that find a known bug (docs/security.md "Known issues"): strict
-# xfail, so the fix makes them fail until the mark is removed.
+# Attacks that find a known bug (docs/security.md "Known issues"): xfail.
+# Not strict: the stale-fault race hits only 1-2 % of its 300 re-opens on a
+# loaded machine, so a run that never loses the race passes by luck (on a
+# quiet CI machine that may be most runs); it stays red in the known issues
+# until the open generation is in.
 KNOWN_ISSUES = {
     "stale-fault": "a fault report posted by the old I/O thread quarantines the session the "
                    "guest opened after it (BridgeRuntime::handle_fault has no open generation)",
@@ -55,7 +58,7 @@ KNOWN_ISSUES = {
 
 
 def attack_params():
-    return [pytest.param(a, marks=pytest.mark.xfail(strict=True, reason=KNOWN_ISSUES[a]))
+    return [pytest.param(a, marks=pytest.mark.xfail(strict=False, reason=KNOWN_ISSUES[a]))
             if a in KNOWN_ISSUES else a for a in ATTACKS]
 
 

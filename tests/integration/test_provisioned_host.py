@@ -131,6 +131,9 @@ def test_config_device_tap_is_on_the_bridge(host):
     assert link.get("master") == "avmbr0"
 
 
+@pytest.mark.xfail(strict=True, reason="issue 4: the daemon does not keep its regions in "
+                   "systemd's FD store yet (hand-over exists only between two processes "
+                   "in legacy mode), so a restart re-creates the region")
 def test_restart_keeps_instance_and_region(host):
     """systemctl restart: an API-created instance survives with the same
     shared-memory region (the daemon keeps the memfd in systemd's FD store)."""

@@ -104,7 +104,7 @@ check-images: images userspace
 #   make check-integration   boot the host image under TCG, run site.yml twice
 #                            (the second run must change nothing), then the
 #                            Testinfra checks over SSH (tests/integration);
-#                            27 min measured at load 13 on 2 cores (see
+#                            12-27 min measured at load 8-13 on 2 cores (see
 #                            docs/provisioning.md), several times less idle
 .PHONY: check-ansible check-integration
 check-ansible: deps

@@ -65,14 +65,23 @@ bool VenetRx::read_frame(size_t* len) {
 
 Result<size_t> VenetRx::process() {
   size_t delivered = 0;
-  for (size_t i = 0; i < kBudget && tap_ready_; i++) {
+  for (size_t i = 0; i < kBudget; i++) {
     if (auto ok = refill(); !ok) {
       return tl::unexpected(ok.error());
     }
-    size_t len = 0;
-    if (!read_frame(&len)) {
-      break;
+    // A frame held back for lack of buffers goes first; while one is held
+    // no other is read, so that frames wait in the tap's queue
+    // (backpressure to the sender) instead of being dropped.
+    size_t len = held_;
+    if (len == 0) {
+      if (!tap_ready_) {
+        break;
+      }
+      if (!read_frame(&len)) {
+        break;
+      }
     }
+    held_ = 0;
     if (!st_.link_active()) {
       st_.counters.rx_dropped_link.inc();
       continue;
@@ -89,12 +98,17 @@ Result<size_t> VenetRx::process() {
       room += avail_[need++].len();
     }
     if (room < len) {
-      if (!mrg && !avail_.empty()) {
+      // Too big for what the guest can ever post at once (one buffer
+      // without MRG_RXBUF, the whole ring with it): drop.  Otherwise keep
+      // it and wait for the guest's refill.
+      const bool never = mrg ? avail_.size() >= q_.view().num_entries() : !avail_.empty();
+      if (never) {
         st_.counters.rx_too_big.inc();
-      } else {
-        st_.counters.rx_no_buffers.inc();
+        continue;
       }
-      continue;
+      st_.counters.rx_no_buffers.inc();
+      held_ = len;
+      break;
     }
     // num_buffers is ours to fill (the tap skips it): private copy.
     auto* hdr = reinterpret_cast<vbus_venet_hdr*>(frame_.data());  // NOLINT: byte buffer

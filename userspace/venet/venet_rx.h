@@ -6,9 +6,13 @@
 // wrote it under the negotiated offloads) into a private buffer, then
 // copied into as many posted buffers as it needs: one, or several chained
 // with VBUS_USED_F_NEXT and counted in num_buffers when MRG_RXBUF was
-// negotiated.  Without enough buffers the frame is dropped and counted
-// (rx_no_buffers) and the path reports itself starved, so the worker arms
-// the RX to_host signal and the guest's refill kick wakes it.  After a
+// negotiated.  Without enough buffers the frame is NOT dropped: it stays in
+// the private buffer (rx_no_buffers counts the stall), no further frame is
+// read from the tap (they queue there, which slows the sender down instead
+// of costing it a retransmit), and the path reports itself starved, so the
+// worker arms the RX to_host signal and the guest's refill kick wakes it.
+// Only a frame that could never fit (larger than one buffer without
+// MRG_RXBUF, larger than the whole ring with it) is dropped (rx_too_big).  After a
 // pass that delivered frames the to_guest signal runs once; when it says
 // so, VBUS_EV_SIGNAL(dev, 0) goes through the event queue.
 //
@@ -39,8 +43,12 @@ class VenetRx {
   // The tap said it is readable (edge): remember it.
   void set_tap_ready() { tap_ready_ = true; }
   bool tap_ready() const { return tap_ready_; }
-  // No posted buffer left: the worker arms the RX to_host signal.
-  bool starved() const { return avail_.empty(); }
+  // Waiting for the guest's buffers (none posted, or a held frame that
+  // needs more): the worker arms the RX to_host signal.
+  bool starved() const { return held_ != 0 || avail_.empty(); }
+  // Whether a pass could make progress without a refill: the tap has
+  // frames and we have buffers for the next one.
+  bool can_progress() const { return tap_ready_ && !starved(); }
   HostQueue& queue() { return q_; }
 
  private:
@@ -55,6 +63,7 @@ class VenetRx {
   VenetState& st_;
   std::deque<HostDesc> avail_;  // validated, posted, not yet used
   std::vector<uint8_t> frame_;  // private frame buffer (header + 64 KiB+)
+  size_t held_ = 0;             // length of a frame in frame_ waiting for buffers
   bool tap_ready_ = true;       // start by trying: a frame may be queued
 };
 

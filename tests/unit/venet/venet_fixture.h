@@ -29,7 +29,7 @@ class VenetFixture : public BridgeFixture {
   };
 
   void SetUp() override {
-    region_size_ = uint64_t{8} << 20;  // two devices of 2 x 256 x 2 KiB
+    region_size_ = uint64_t{8} << 20;  // two devices of 2 x 256 x 7.5 KiB
     ns_ = std::make_unique<NetNs>();
     ASSERT_TRUE(ns_->ok()) << "ip netns add failed";
     BridgeFixture::SetUp();

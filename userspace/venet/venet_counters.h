@@ -17,7 +17,7 @@ struct VenetStats {
   uint64_t tap_write_errors = 0;
   // tap -> guest
   uint64_t rx_packets = 0, rx_bytes = 0;
-  uint64_t rx_no_buffers = 0;    // dropped: the guest had not posted enough buffers
+  uint64_t rx_no_buffers = 0;    // stalls: a frame waited for the guest's buffers
   uint64_t rx_too_big = 0;       // dropped: larger than a buffer without MRG_RXBUF
   uint64_t rx_dropped_link = 0;  // dropped while the link was down
   // notifications
@@ -28,10 +28,13 @@ struct VenetStats {
   uint64_t rx_signals_suppressed = 0;
   uint64_t events_posted = 0;  // VBUS_EV_SIGNAL events the event queue took
   // polling
-  uint64_t wakeups = 0;       // I/O thread woke up from epoll_wait
-  uint64_t polls = 0;         // busy-poll passes
-  uint64_t poll_hits = 0;     // busy-poll passes that found work
-  uint64_t busy_poll_us = 0;  // current adaptive budget
+  uint64_t wakeups = 0;             // I/O thread woke up from epoll_wait
+  uint64_t polls = 0;               // busy-poll passes
+  uint64_t poll_hits = 0;           // busy-poll passes that found work
+  uint64_t busy_poll_us = 0;        // current adaptive budget
+  uint64_t polls_skipped_busy = 0;  // work, but no idle core: slept instead of polling
+  uint64_t tx_arm_deferred = 0;     // slept with TX disarmed (a stream flows)
+  uint64_t stream_ticks = 0;        // the stream timer fired
   // faults and lifecycle
   uint64_t bad_descriptors = 0;  // guest faults on the rings
   uint64_t resets = 0;           // quarantines after a fault
@@ -43,7 +46,7 @@ struct VenetCounters {
   Counter rx_packets, rx_bytes, rx_no_buffers, rx_too_big, rx_dropped_link;
   Counter doorbells, tx_signals, tx_signals_suppressed, rx_signals, rx_signals_suppressed,
       events_posted;
-  Counter wakeups, polls, poll_hits;
+  Counter wakeups, polls, poll_hits, polls_skipped_busy, tx_arm_deferred, stream_ticks;
   std::atomic<uint64_t> busy_poll_us{0};  // relaxed: a statistic
   Counter bad_descriptors, resets, opens;
 
@@ -69,6 +72,9 @@ struct VenetCounters {
     s.polls = polls.get();
     s.poll_hits = poll_hits.get();
     s.busy_poll_us = busy_poll_us.load(std::memory_order_relaxed);
+    s.polls_skipped_busy = polls_skipped_busy.get();
+    s.tx_arm_deferred = tx_arm_deferred.get();
+    s.stream_ticks = stream_ticks.get();
     s.bad_descriptors = bad_descriptors.get();
     s.resets = resets.get();
     s.opens = opens.get();

@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "venet/venet_worker.h"
 
+#include <fcntl.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
 #include <algorithm>
-#include <chrono>
+#include <array>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 
 namespace avm {
-namespace {
-
-using Clock = std::chrono::steady_clock;
-constexpr uint32_t kMinBudgetUs = 2;
-
-}  // namespace
 
 VenetWorker::VenetWorker(EventLoop& loop, VenetTx& tx, VenetRx& rx, const EventFd* doorbell,
                          int tap_fd, VenetState& state, uint32_t busy_poll_max_us)
@@ -20,7 +21,58 @@ VenetWorker::VenetWorker(EventLoop& loop, VenetTx& tx, VenetRx& rx, const EventF
       doorbell_(doorbell),
       tap_fd_(tap_fd),
       st_(state),
-      max_us_(busy_poll_max_us) {}
+      max_us_(busy_poll_max_us),
+      idle_probe_(&VenetWorker::host_has_idle_core) {}
+
+bool VenetWorker::host_has_idle_core() {
+  // "0.50 0.40 0.30 R/T LAST": R runnable tasks right now, this thread
+  // (which is running) included.  Unknown: assume a core is idle.
+  const UniqueFd fd(::open("/proc/loadavg", O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    return true;
+  }
+  std::array<char, 128> buf{};
+  const ssize_t n = ::read(fd.get(), buf.data(), buf.size() - 1);
+  if (n <= 0) {
+    return true;
+  }
+  const char* p = buf.data();
+  for (int field = 0; field < 3; field++) {
+    p = std::strchr(p, ' ');
+    if (p == nullptr) {
+      return true;
+    }
+    p++;
+  }
+  const long runnable = std::strtol(p, nullptr, 10);
+  const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return runnable <= 0 || cpus <= 0 || runnable <= cpus;
+}
+
+bool VenetWorker::may_poll(Clock::time_point now) {
+  if (now >= next_probe_) {
+    idle_ = !idle_probe_ || idle_probe_();
+    next_probe_ = now + std::chrono::milliseconds(kIdleProbeMs);
+  }
+  return idle_;
+}
+
+void VenetWorker::set_timer(Clock::duration d) {
+  if (!timer_) {
+    return;
+  }
+  itimerspec its{};
+  if (d > Clock::duration::zero()) {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+    its.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+    its.it_value.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+  } else if (!timer_armed_) {
+    return;  // disarming a disarmed timer
+  }
+  // A zero it_value disarms.
+  (void)::timerfd_settime(timer_.get(), 0, &its, nullptr);
+  timer_armed_ = d > Clock::duration::zero();
+}
 
 Status VenetWorker::pass(bool* work) {
   if (rang_) {
@@ -64,13 +116,29 @@ Status VenetWorker::run() {
       !ok) {
     return ok;
   }
+  // Without a timer (no fd left) the TX signal simply stays armed.
+  timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  if (timer_) {
+    auto ok = loop_.add(timer_.get(), EPOLLIN, [this](uint32_t) {
+      uint64_t expirations = 0;
+      (void)::read(timer_.get(), &expirations, sizeof expirations);
+      timer_armed_ = false;
+      st_.counters.stream_ticks.inc();
+    });
+    if (!ok) {
+      timer_.reset();
+    }
+  }
   ShmSignal& txs = tx_.queue().to_host();
   ShmSignal& rxs = rx_.queue().to_host();
   uint32_t budget_us = max_us_;
   bool polling = false;
-  bool phase_hit = false;
+  uint64_t phase_polls = 0;
+  uint64_t phase_hits = 0;
   bool again = true;  // one pass at start: work may be waiting
   Clock::time_point deadline;
+  Clock::time_point stream_until;  // streaming: TX signal stays disarmed
+  uint64_t moved = st_.counters.rx_bytes.get() + st_.counters.tx_bytes.get();
   Status result;
   for (;;) {
     if (!loop_.run_once(polling || again ? 0 : -1)) {
@@ -86,39 +154,66 @@ Status VenetWorker::run() {
       break;
     }
     const auto now = Clock::now();
+    const uint64_t moved_now = st_.counters.rx_bytes.get() + st_.counters.tx_bytes.get();
+    if (timer_ && moved_now - moved >= kStreamBytes) {
+      stream_until = now + kStreamWindow;
+    }
+    moved = moved_now;
     if (polling) {
       st_.counters.polls.inc();
+      phase_polls++;
       if (work) {
         st_.counters.poll_hits.inc();
-        phase_hit = true;
+        phase_hits++;
       }
     }
-    if (work && budget_us > 0) {
+    if (work && budget_us > 0 && (polling || may_poll(now))) {
       if (!polling) {
         // Start polling: the guest stops kicking while we look anyway.
         polling = true;
-        phase_hit = false;
+        phase_polls = 0;
+        phase_hits = 0;
         txs.disarm();
         rxs.disarm();
       }
       deadline = now + std::chrono::microseconds(budget_us);
     } else if (polling && now >= deadline) {
       polling = false;
-      // Adapt: polling that found work is worth more time next burst.
-      budget_us =
-          phase_hit ? std::min(max_us_, budget_us * 2) : std::max(kMinBudgetUs, budget_us / 2);
+      // Adapt to the hit ratio: polling that mostly finds nothing is CPU
+      // the guest's vCPU did not get.
+      if (phase_hits * kGoodRatio >= phase_polls && phase_hits > 0) {
+        budget_us = std::min(max_us_, budget_us * 2);
+      } else if (phase_hits * kBadRatio < phase_polls) {
+        budget_us = std::max(kMinBudgetUs, budget_us / 2);
+      }
       st_.counters.busy_poll_us.store(budget_us, std::memory_order_relaxed);
+    } else if (work && budget_us > 0 && !polling) {
+      st_.counters.polls_skipped_busy.inc();
     }
     if (!polling) {
       // Going to sleep: arm what should wake us, with the final re-check.
-      bool more = txs.arm();
+      bool more = false;
+      if (now < stream_until) {
+        // A stream: the next tap burst, doorbell or tick drains TX.
+        txs.disarm();
+        set_timer(std::min<Clock::duration>(kTick, stream_until - now));
+        st_.counters.tx_arm_deferred.inc();
+      } else {
+        set_timer(Clock::duration::zero());
+        more = txs.arm();
+      }
       if (rx_.starved()) {
         more = rxs.arm() || more;
       } else {
         rxs.disarm();  // buffers in hand: refills need no kick
       }
-      again = more || rx_.tap_ready();
+      again = more || rx_.can_progress();
     }
+  }
+  set_timer(Clock::duration::zero());
+  if (timer_) {
+    loop_.remove(timer_.get());
+    timer_.reset();
   }
   if (doorbell_ != nullptr) {
     loop_.remove(doorbell_->fd());

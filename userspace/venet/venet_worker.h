@@ -1,23 +1,42 @@
 // SPDX-License-Identifier: GPL-2.0
 // avm::VenetWorker: the body of a venet device's I/O thread.  It waits on
 // an EventLoop (reserved stop/pause events included) for the device's
-// doorbell eventfd and the tap (edge-triggered), runs the transmit and
-// receive paths under their to_host shm-signal receiver loops, and after
-// work keeps polling rings and tap with the signals DISARMED for an
-// adaptive budget (doubling while polling finds work, halving when it
-// does not, up to busy_poll_max_us), so a guest in a burst rings no
-// doorbell at all.  To sleep it re-arms (tx always, rx only while starved
-// for buffers) with the final re-check: ShmSignal::arm() returning true
-// means work raced in and it keeps going.
+// doorbell eventfd, the tap (edge-triggered) and a timerfd of its own, runs
+// the transmit and receive paths under their to_host shm-signal receiver
+// loops, and:
+//
+//  - Busy polling: after work it keeps polling rings and tap with the
+//    signals DISARMED for an adaptive budget, so a guest in a burst rings
+//    no doorbell at all.  The budget follows the hit ratio of the last
+//    polling phase (doubles while at least one poll in kGoodRatio finds
+//    work, halves below one in kBadRatio, up to busy_poll_max_us) and
+//    polling is skipped altogether while the host has no idle core
+//    (/proc/loadavg's runnable count, sampled every kIdleProbeMs): then a
+//    spinning I/O thread only takes time from the vCPUs.
+//  - Streams: while bulk data flows (a pass moved at least kStreamBytes,
+//    either way) the thread leaves the TX to_host signal disarmed and
+//    sleeps with a timerfd tick of kTick: every tap burst, doorbell or tick
+//    drains the TX ring, so neither the guest's ACKs (host->guest stream)
+//    nor its data frames (guest->host stream) ring a doorbell, and no core
+//    spins for it (QEMU's virtio-net tx=timer idea).  kStreamWindow after
+//    the last such pass the signal is armed again.  A transmit waits at
+//    most kTick; small frames (request/response) never make a stream.
+//
+// To sleep it re-arms (tx unless streaming, rx only while starved for
+// buffers) with the final re-check: ShmSignal::arm() returning true means
+// work raced in and it keeps going.
 //
 // A guest fault ends run() with the error; the IoThread helper reports it
 // and the bridge quarantines the device.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 
 #include "bridge/event_loop.h"
 #include "lib/eventfd.h"
+#include "lib/unique_fd.h"
 #include "venet/venet_rx.h"
 #include "venet/venet_tx.h"
 
@@ -25,6 +44,18 @@ namespace avm {
 
 class VenetWorker {
  public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr uint32_t kMinBudgetUs = 2;
+  static constexpr uint64_t kGoodRatio = 8;  // >= 1 hit in 8 polls: double
+  static constexpr uint64_t kBadRatio = 32;  // < 1 hit in 32 polls: halve
+  static constexpr int kIdleProbeMs = 50;
+  static constexpr uint64_t kStreamBytes = 8192;
+  static constexpr std::chrono::microseconds kTick{200};
+  static constexpr std::chrono::microseconds kStreamWindow{2000};
+
+  // Whether a core is idle (polling would take time from nobody).
+  using IdleProbe = std::function<bool()>;
+
   // Everything is borrowed and outlives run().
   VenetWorker(EventLoop& loop, VenetTx& tx, VenetRx& rx, const EventFd* doorbell, int tap_fd,
               VenetState& state, uint32_t busy_poll_max_us);
@@ -32,8 +63,16 @@ class VenetWorker {
   // Until the loop is asked to stop (Status ok) or a fault (the error).
   Status run();
 
+  // Replaces the /proc/loadavg probe (tests).  Before run().
+  void set_idle_probe(IdleProbe p) { idle_probe_ = std::move(p); }
+
+  // The default probe: runnable tasks (this thread included) <= online CPUs.
+  static bool host_has_idle_core();
+
  private:
   Status pass(bool* work);
+  bool may_poll(Clock::time_point now);
+  void set_timer(Clock::duration d);
 
   EventLoop& loop_;
   VenetTx& tx_;
@@ -43,6 +82,11 @@ class VenetWorker {
   VenetState& st_;
   uint32_t max_us_;
   bool rang_ = false;  // the doorbell fired since the last pass
+  UniqueFd timer_;
+  bool timer_armed_ = false;
+  IdleProbe idle_probe_;
+  bool idle_ = true;
+  Clock::time_point next_probe_{};
 };
 
 }  // namespace avm

@@ -23,12 +23,14 @@ using handover::get_u64;
 constexpr uint32_t kStateVersion = 1;
 
 // Unwraps a Result or returns its error (prefixed) from the enclosing
-// function.
+// function.  @var names a new variable: it cannot be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define AVM_TRY(var, expr)                                                 \
   auto var = (expr);                                                       \
   if (!var) {                                                              \
     return make_error(EINVAL, "bridge hand-over: " + var.error().message); \
   }
+// NOLINTEND(bugprone-macro-parentheses)
 
 nlohmann::json device_json(const DeviceInfo& d) {
   auto queues = nlohmann::json::array();
@@ -139,7 +141,7 @@ Result<nlohmann::json> BridgeRuntime::export_state() const {
   j["epoch"] = epoch_;
   j["started"] = started_;
   j["started_once"] = started_once_;
-  const EventQueue::Position p = const_cast<EventQueue&>(evq_).position();  // NOLINT: locks only
+  const EventQueue::Position p = evq_.position();
   j["evq"] = {{"produced", p.produced}, {"overflows", p.overflows}, {"enabled", p.enabled}};
   j["answered"] = calls_.answered();
   const BridgeCounters b = counters();
@@ -157,7 +159,7 @@ Result<nlohmann::json> BridgeRuntime::export_state() const {
 
 Result<std::unique_ptr<BridgeRuntime>> BridgeRuntime::adopt(
     std::span<uint8_t> region, const nlohmann::json& state, EventLoop& loop,
-    std::span<const EventFd> doorbells, std::map<uint32_t, std::unique_ptr<Device>> devices) {
+    std::span<const EventFd> doorbells, std::map<uint32_t, std::unique_ptr<Device>>&& devices) {
   AVM_TRY(version, get_u32(state, "version"));
   if (*version != kStateVersion) {
     return make_error(EINVAL, "bridge hand-over: state version " + std::to_string(*version));

@@ -118,7 +118,7 @@ class BridgeRuntime : public DeviceHost {
   // size.
   static Result<std::unique_ptr<BridgeRuntime>> adopt(
       std::span<uint8_t> region, const nlohmann::json& state, EventLoop& loop,
-      std::span<const EventFd> doorbells, std::map<uint32_t, std::unique_ptr<Device>> devices);
+      std::span<const EventFd> doorbells, std::map<uint32_t, std::unique_ptr<Device>>&& devices);
 
   // DeviceHost.
   bool signal_guest(uint32_t dev_id, uint32_t queue) override;

@@ -30,7 +30,7 @@ namespace avm::handover {
 
 constexpr uint32_t kMagic = 0x484d5641;  // "AVMH"
 constexpr uint16_t kWireVersion = 1;
-constexpr size_t kMaxChunk = 32 * 1024;
+constexpr size_t kMaxChunk = size_t{32} * 1024;
 constexpr size_t kMaxFdsPerFrame = 64;
 
 enum class FrameType : uint16_t {

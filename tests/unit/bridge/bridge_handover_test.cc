@@ -156,7 +156,7 @@ TEST_F(BridgeHandover, ADeviceThatCannotResumeIsQuarantined) {
 TEST_F(BridgeHandover, BadStatesAreRefused) {
   const uint32_t id = bring_up();
   const nlohmann::json good = export_and_abandon();
-  auto refused = [&](nlohmann::json s, std::map<uint32_t, std::unique_ptr<Device>> devs) {
+  auto refused = [&](const nlohmann::json& s, std::map<uint32_t, std::unique_ptr<Device>> devs) {
     auto loop = EventLoop::create();
     auto rt = BridgeRuntime::adopt(region_->span(), s, **loop, doorbells_, std::move(devs));
     if (rt) {

@@ -20,6 +20,9 @@
 #include <filesystem>
 #include <map>
 
+// The environment (setenv/getenv) is changed only by the test thread or
+// a forked child.
+// NOLINTBEGIN(concurrency-mt-unsafe)
 namespace avm::handover {
 namespace {
 
@@ -165,6 +168,7 @@ int load_in_child(FakeManager& m, bool with_state) {
   }
   // Move the sources out of the way, then place them at 3...
   std::vector<int> high;
+  high.reserve(fds.size());
   for (auto& [name, fd] : fds) {
     high.push_back(::fcntl(fd, F_DUPFD, 200));
   }
@@ -228,3 +232,4 @@ TEST(FdStore, LoadWithoutStateAdoptsNothing) {
 
 }  // namespace
 }  // namespace avm::handover
+// NOLINTEND(concurrency-mt-unsafe)

@@ -187,7 +187,7 @@ pid_t fork_taker(int sock, DieAt when) {
   }
   Channel ch(sock);
   (void)ch.send(FrameType::kHello, R"({"version": 1, "pid": 0})");
-  auto begin = ch.receive(3000);  // BEGIN
+  (void)ch.receive(3000);  // BEGIN
   if (when == DieAt::kMidPackage) {
     ::_exit(0);
   }

@@ -259,7 +259,7 @@ def test_conffile_upgrade_and_purge(root):
         dpkg-query -W -f='${{Version}}\\n' alacrityvm
         head -1 {conf}
         ls {conf}.dpkg-* 2>/dev/null || echo NO-DPKG-FILES
-        apt-get purge -y -q alacrityvm
+        apt-get purge --autoremove -y -q alacrityvm
         {listing} >/tmp/after
         echo LEFT-BEHIND; comm -13 /tmp/before /tmp/after; echo END
     """)

@@ -148,12 +148,12 @@ def test_handover_mid_stream(link, guest_tools, module_log_dir, module_tmp):
     t._wait_guest("grep -q listening /tmp/rx.out", 30, "/tmp/rx.out")
     tx = link.ns.popen([stream, "send", GUEST_IP, "5102", str(STREAM_BYTES), "22"])
 
-    # Both streams are well under way...
+    # Both streams are under way (a loaded 2-core host can take minutes)...
     e0 = link.ethtool_stats()
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while True:
         e = link.ethtool_stats()
-        if e["rx_bytes"] - e0["rx_bytes"] > 2 << 20 and e["tx_bytes"] - e0["tx_bytes"] > 2 << 20:
+        if e["rx_bytes"] - e0["rx_bytes"] > 1 << 20 and e["tx_bytes"] - e0["tx_bytes"] > 1 << 20:
             break
         assert time.monotonic() < deadline, (e0, e)
         time.sleep(0.3)

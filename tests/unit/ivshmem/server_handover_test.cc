@@ -17,36 +17,13 @@
 #include "ivshmem/client.h"
 #include "ivshmem/server.h"
 #include "lib/region.h"
+#include "pump.h"
 
 namespace avm::ivshmem {
 namespace {
 
 constexpr int kTimeoutMs = 10000;
 constexpr unsigned kVectors = 3;
-
-// Runs a server's loop on a thread while it exists (the client blocks
-// like QEMU does).
-class Pump {
- public:
-  explicit Pump(Server& server) : thread_([this, &server] { run(server); }) {}
-  ~Pump() {
-    stop_ = true;
-    thread_.join();
-  }
-  Pump(const Pump&) = delete;
-  Pump& operator=(const Pump&) = delete;
-
- private:
-  void run(Server& server) {
-    while (!stop_) {
-      pollfd pfd{server.fd(), POLLIN, 0};
-      ::poll(&pfd, 1, 5);
-      server.handle_events();
-    }
-  }
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 class ServerHandover : public ::testing::Test {
  protected:

@@ -15,6 +15,7 @@
 
 #include "ivshmem/client.h"
 #include "lib/region.h"
+#include "pump.h"
 
 namespace avm::ivshmem {
 namespace {
@@ -23,31 +24,6 @@ namespace {
 constexpr int kTimeoutMs = 10000;
 constexpr unsigned kVectors = 3;
 constexpr uint64_t kRegionSize = uint64_t{1} << 20;
-
-// Runs the server's event loop on its own thread while it exists, so the
-// test thread can block in the client like QEMU does.  The server (and the
-// recorded events) may be inspected only when no pump is running.
-class Pump {
- public:
-  explicit Pump(Server& server) : thread_([this, &server] { run(server); }) {}
-  ~Pump() {
-    stop_ = true;
-    thread_.join();
-  }
-  Pump(const Pump&) = delete;
-  Pump& operator=(const Pump&) = delete;
-
- private:
-  void run(Server& server) {
-    while (!stop_) {
-      pollfd pfd{server.fd(), POLLIN, 0};
-      ::poll(&pfd, 1, 5);
-      server.handle_events();
-    }
-  }
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 ino_t inode(int fd) {
   struct stat st {};

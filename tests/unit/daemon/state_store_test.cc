@@ -95,9 +95,10 @@ TEST_F(StateStoreTest, CorruptFilesAreClearErrors) {
       "[]",                                                    // not an object
       "{\"version\": 2, \"instances\": [], \"devices\": []}",  // unknown version
       "{\"version\": 1, \"instances\": [{\"name\": 5}], \"devices\": []}",
-      "{\"version\": 1, \"instances\": [{\"name\": \"A\", \"socket\": \"\", "
-      "\"region_size\": 1048576, \"vectors\": 2}], \"devices\": []}",  // invalid name
-      "{\"version\": 1, \"instances\": []}",                           // no devices
+      // invalid name (one literal, split over two lines)
+      ("{\"version\": 1, \"instances\": [{\"name\": \"A\", \"socket\": \"\", "
+       "\"region_size\": 1048576, \"vectors\": 2}], \"devices\": []}"),
+      "{\"version\": 1, \"instances\": []}",  // no devices
       "",
   };
   for (const char* text : bad) {

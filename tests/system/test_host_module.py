@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from lib import env
+from lib.avmctl import avmctl_binary
 from lib.initramfs import InitramfsSpec
 from lib.guest import Guest
 from lib.venet import bad_dmesg_lines
@@ -49,6 +50,15 @@ def host_module() -> Path:
     return env.BUILD / "modules" / "host" / "vbus_host.ko"
 
 
+# alacrityvmd inside the VM: control socket and state under /tmp/avmd.
+DAEMON_CONF = """[daemon]
+control_socket = "/tmp/avmd/control.sock"
+state_dir = "/tmp/avmd/state"
+control_group = "root"
+"""
+CTL = "avmctl --socket /tmp/avmd/control.sock"
+
+
 def kv(text: str) -> dict:
     """key=value pairs of avm-kvhost's output (last one wins)."""
     return {m.group(1): m.group(2) for m in re.finditer(r"(\w+)=(\S+)", text)}
@@ -58,8 +68,13 @@ def kv(text: str) -> dict:
 def vm(make_initramfs, module_log_dir):
     for p in (kvhost_binary(), host_module()):
         assert p.exists(), f"{p} not built (make userspace modules)"
+    for p in (env.daemon_binary(), avmctl_binary()):
+        assert p.exists(), f"{p} not built (make userspace)"
     spec = InitramfsSpec(
-        dynamic_programs=[str(kvhost_binary())],
+        dynamic_programs=[str(kvhost_binary()), str(env.daemon_binary()),
+                          str(avmctl_binary())],
+        files={"/etc/avmd.conf": DAEMON_CONF,
+               "/etc/group": "root:x:0:\nalacrityvm:x:998:\n"},
         modules=["tun"],
         extra_modules=[host_module()],
         load_modules=["vbus_host"],
@@ -71,6 +86,8 @@ def vm(make_initramfs, module_log_dir):
         assert "AVM-MODPROBE-FAILED" not in g.console, g.tail()
         g.run("test -c /dev/alacrityvm-host", check=True)
         g.run("ln -s " + str(kvhost_binary()) + " /bin/avm-kvhost", check=True)
+        g.run("ln -s " + str(env.daemon_binary()) + " /bin/alacrityvmd", check=True)
+        g.run("ln -s " + str(avmctl_binary()) + " /bin/avmctl", check=True)
         yield g
     finally:
         g.kill()
@@ -166,3 +183,95 @@ def test_owner_killed_mid_traffic_then_reload(vm):
     out = run_kvhost(vm, "ping --backend kernel --count 50")
     assert int(kv(out)["replies"]) == 50, out
     assert_dmesg_clean(vm)
+
+
+# -- the daemon inside the VM offloads a device (backend = kernel / auto) --
+
+@pytest.fixture
+def daemon(vm):
+    vm.run("mkdir -p /tmp/avmd/state && rm -f /tmp/avmd/state/* /tmp/avmd.log", check=True)
+    vm.run("(alacrityvmd --config /etc/avmd.conf --foreground >/tmp/avmd.log 2>&1 & "
+           "echo $! >/tmp/avmd.pid)", check=True)
+    deadline = time.monotonic() + 60
+    while vm.run(f"{CTL} ping").status != 0:
+        assert time.monotonic() < deadline, vm.run("cat /tmp/avmd.log").output
+        time.sleep(1)
+    vm.run(f"{CTL} instance create vm1 --vectors 4 --socket-path /tmp/avmd/vm1.sock", check=True)
+    try:
+        yield vm
+    finally:
+        vm.run("kill $(cat /tmp/avmd.pid)")
+        deadline = time.monotonic() + 60
+        while vm.run("kill -0 $(cat /tmp/avmd.pid)").status == 0:
+            assert time.monotonic() < deadline, "alacrityvmd did not stop"
+            time.sleep(0.5)
+        vm.run("modprobe vbus_host")  # a test may have unloaded it
+
+
+def create_device(vm, backend: str):
+    r = vm.run(f"{CTL} --json device create net0 --instance vm1 --tap avmk0 "
+               f"--mac 52:54:00:12:34:56 --backend {backend}")
+    return r
+
+
+def tap_up(vm):
+    vm.run("ip link set avmk0 up && ip addr add 10.77.0.1/24 dev avmk0", check=True)
+
+
+def client_ping(vm, count: int):
+    return run_kvhost(vm, f"client --socket /tmp/avmd/vm1.sock --vectors 4 --count {count}")
+
+
+def show(vm) -> dict:
+    import json
+    return json.loads(vm.run(f"{CTL} --json device show net0", check=True).output)
+
+
+def test_daemon_offloads_a_device_to_the_module(daemon):
+    vm = daemon
+    r = create_device(vm, "kernel")
+    assert r.status == 0, r.output + vm.run("cat /tmp/avmd.log").output
+    tap_up(vm)
+    out = client_ping(vm, 200)
+    assert int(kv(out)["replies"]) == 200, out
+    d = show(vm)
+    assert d["backend"] == "kernel" and d["backend_requested"] == "kernel", d
+    # the counters are the module's (GET_STATS): it carried the packets
+    assert d["stats"]["tx_packets"] >= 200 and d["stats"]["rx_packets"] >= 200, d
+    assert d["stats"]["bad_descriptors"] == 0, d
+    table = vm.run(f"{CTL} device list", check=True).output
+    assert re.search(r"net0 .* kernel ", table), table
+    # detach while the module holds it: the worker goes, the module is free
+    vm.run(f"{CTL} device detach net0", check=True)
+    assert "avm-vhost-" not in vm.run("ps").output
+    assert vm.run("cat /sys/module/vbus_host/refcnt").output.strip() == "0"
+    vm.run(f"{CTL} device delete net0", check=True)
+    assert_dmesg_clean(vm)
+
+
+def test_auto_without_the_module_falls_back_to_user(daemon):
+    vm = daemon
+    vm.run("rmmod vbus_host", check=True)
+    r = create_device(vm, "auto")
+    assert r.status == 0, r.output
+    tap_up(vm)
+    out = client_ping(vm, 100)
+    assert int(kv(out)["replies"]) == 100, out
+    d = show(vm)
+    assert d["backend"] == "user" and d["backend_requested"] == "auto", d
+    assert "/dev/alacrityvm-host" in d.get("backend_note", ""), d
+    assert d["stats"]["tx_packets"] >= 100, d
+    table = vm.run(f"{CTL} device list", check=True).output
+    assert "user (requested auto)" in table, table
+    assert "falls back to user" in vm.run("cat /tmp/avmd.log").output
+
+
+def test_kernel_without_the_module_is_a_clear_error(daemon):
+    vm = daemon
+    vm.run("rmmod vbus_host", check=True)
+    r = create_device(vm, "kernel")
+    assert r.status != 0, r.output
+    assert "vbus_host.ko is not loaded" in r.output, r.output
+    # nothing half-applied: no device, no TAP
+    assert "net0" not in vm.run(f"{CTL} device list").output
+    assert vm.run("ip link show avmk0").status != 0

@@ -39,6 +39,17 @@ std::string device_status(const json& dev) {
   return field(dev, "guest_open") == false ? "closed" : "-";
 }
 
+// The backend serving the device, and the requested one when different:
+// "kernel", "user (requested auto)".
+std::string backend_cell(const json& dev) {
+  const json& eff = field(dev, "backend");
+  const json& req = field(dev, "backend_requested");
+  if (!req.is_string() || req == eff) {
+    return cell(eff);
+  }
+  return cell(eff) + " (requested " + req.get<std::string>() + ")";
+}
+
 // @text with every line indented by two spaces.
 std::string indent(const std::string& text) {
   std::string out;
@@ -160,7 +171,7 @@ std::string device_table(const json& devices) {
       rows.push_back({cell(field(d, "name")), cell(field(d, "type")), cell(field(d, "instance")),
                       cell(field(d, "link")), device_status(d), cell(field(d, "tap")),
                       cell(field(d, "bridge")), cell(field(d, "mac")), cell(field(d, "mtu")),
-                      cell(field(d, "backend")), cell(field(d, "origin"))});
+                      backend_cell(d), cell(field(d, "origin"))});
     }
   }
   return table({"NAME", "TYPE", "INSTANCE", "LINK", "GUEST", "TAP", "BRIDGE", "MAC", "MTU",
@@ -184,15 +195,19 @@ std::string instance_details(const json& inst) {
 
 std::string device_details(const json& dev) {
   const std::vector<Row> rows = {
-      {"name:", cell(field(dev, "name"))},       {"origin:", cell(field(dev, "origin"))},
-      {"type:", cell(field(dev, "type"))},       {"instance:", cell(field(dev, "instance"))},
-      {"link:", cell(field(dev, "link"))},       {"guest:", device_status(dev)},
-      {"tap:", cell(field(dev, "tap"))},         {"bridge:", cell(field(dev, "bridge"))},
-      {"netns:", cell(field(dev, "netns"))},     {"mac:", cell(field(dev, "mac"))},
-      {"mtu:", cell(field(dev, "mtu"))},         {"queues:", cell(field(dev, "queues"))},
-      {"backend:", cell(field(dev, "backend"))},
+      {"name:", cell(field(dev, "name"))},   {"origin:", cell(field(dev, "origin"))},
+      {"type:", cell(field(dev, "type"))},   {"instance:", cell(field(dev, "instance"))},
+      {"link:", cell(field(dev, "link"))},   {"guest:", device_status(dev)},
+      {"tap:", cell(field(dev, "tap"))},     {"bridge:", cell(field(dev, "bridge"))},
+      {"netns:", cell(field(dev, "netns"))}, {"mac:", cell(field(dev, "mac"))},
+      {"mtu:", cell(field(dev, "mtu"))},     {"queues:", cell(field(dev, "queues"))},
+      {"backend:", backend_cell(dev)},
   };
-  return details(rows, dev);
+  std::vector<Row> all = rows;
+  if (const json& note = field(dev, "backend_note"); note.is_string()) {
+    all.push_back({"backend_note:", cell(note)});
+  }
+  return details(all, dev);
 }
 
 void flatten(const json& v, const std::string& prefix, std::vector<Row>& out) {

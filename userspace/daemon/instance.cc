@@ -180,6 +180,7 @@ Status Instance::attach(const std::string& name, std::unique_ptr<VenetDevice> de
       return;
     }
     VenetDevice* raw = dev.get();
+    raw->bind_region(bridge_->layout(), *region_);  // backend kernel/auto
     auto id = bridge_->add_device(std::move(dev));
     if (!id) {
       result = make_error(
@@ -190,7 +191,8 @@ Status Instance::attach(const std::string& name, std::unique_ptr<VenetDevice> de
     }
     devices_[name] = Slot{*id, raw};
     watch_unowned_vectors();
-    spdlog::info("{}: venet: device {} ({}) on tap {}", config_.name, *id, name, raw->tap().name());
+    spdlog::info("{}: venet: device {} ({}) on tap {}, {} backend", config_.name, *id, name,
+                 raw->tap().name(), to_string(raw->backend()));
   });
   return result;
 }
@@ -254,7 +256,8 @@ InstanceInfo Instance::info() const {
     for (const auto& [name, slot] : devices_) {
       out.devices.push_back(
           AttachedDevice{name, slot.id, slot.dev->tap().name(), bridge_->device_open(slot.id),
-                         bridge_->device_quarantined(slot.id), slot.dev->stats()});
+                         bridge_->device_quarantined(slot.id), slot.dev->stats(),
+                         to_string(slot.dev->backend()), slot.dev->backend_note()});
     }
   });
   return out;

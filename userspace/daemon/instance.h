@@ -62,6 +62,8 @@ struct AttachedDevice {
   bool open = false;  // the guest driver opened it
   bool quarantined = false;
   VenetStats stats;
+  std::string backend = "user";  // effective: user or kernel
+  std::string backend_note;      // why auto fell back to user
 };
 
 // A snapshot of the instance (counters included).

@@ -29,6 +29,9 @@ Json venet_stats(const VenetStats& v) {
           {"polls", v.polls},
           {"poll_hits", v.poll_hits},
           {"busy_poll_us", v.busy_poll_us},
+          {"polls_skipped_busy", v.polls_skipped_busy},
+          {"tx_arm_deferred", v.tx_arm_deferred},
+          {"stream_ticks", v.stream_ticks},
           {"bad_descriptors", v.bad_descriptors},
           {"resets", v.resets},
           {"opens", v.opens}};
@@ -133,7 +136,8 @@ rpc::Outcome<Json> Service::device_json(const std::string& name, bool with_stats
             {"mac", format_mac(device_mac(d))},
             {"mtu", d.mtu},
             {"queues", d.queues},
-            {"backend", d.backend == "kernel" ? "kernel" : "user"},
+            {"backend", d.backend},  // the requested one until attached
+            {"backend_requested", d.backend},
             {"link", d.link_up ? "up" : "down"},
             {"guest_open", false},
             {"quarantined", false}};
@@ -153,6 +157,10 @@ rpc::Outcome<Json> Service::device_json(const std::string& name, bool with_stats
     }
   }
   if (a != nullptr) {
+    j["backend"] = a->backend;  // the one serving it (auto decided at attach)
+    if (!a->backend_note.empty()) {
+      j["backend_note"] = a->backend_note;
+    }
     j["guest_open"] = a->open;
     j["quarantined"] = a->quarantined;
   }

@@ -7,6 +7,7 @@
 
 #include "daemon/service.h"
 #include "daemon/tap_netns.h"
+#include "venet/kernel_backend.h"
 
 namespace avm {
 
@@ -139,9 +140,13 @@ rpc::Outcome<void> Service::plug(const DeviceSpec& spec, InstanceEntry& e) {
     return limit("vectors", "instance " + e.spec.name + " has no free doorbell vector (vectors = " +
                                 std::to_string(e.spec.vectors) + ")");
   }
-  if (spec.backend == "kernel") {
-    return fault(rpc::kHostResource, "backend kernel: vbus_host.ko is not used by this daemon yet",
-                 rpc::Json{{"errno", ENODEV}});
+  const VenetBackend backend = parse_venet_backend(spec.backend).value_or(VenetBackend::kUser);
+  if (backend == VenetBackend::kKernel && !KernelBackend::available()) {
+    return fault(rpc::kHostResource,
+                 "backend kernel: " + std::string(KernelBackend::kDevicePath) +
+                     " does not exist: vbus_host.ko is not loaded (modprobe vbus_host, or use "
+                     "backend \"auto\" or \"user\")",
+                 rpc::Json{{"errno", ENODEV}, {"backend", "kernel"}});
   }
   VenetConfig vc;
   vc.tap_name = device_tap(spec);
@@ -151,6 +156,7 @@ rpc::Outcome<void> Service::plug(const DeviceSpec& spec, InstanceEntry& e) {
   vc.link_up = spec.link_up;
   vc.ring_size = spec.ring_size;
   vc.buf_size = spec.buf_size;
+  vc.backend = backend;
   if (auto ok = validate(vc); !ok) {
     return fault(rpc::kInvalidParams, ok.error().message);
   }

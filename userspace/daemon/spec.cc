@@ -135,7 +135,7 @@ std::string check(const DeviceSpec& s) {
   if (s.queues != 1) {
     return "queues: only 1 queue pair is supported";
   }
-  if (s.backend != "user" && s.backend != "kernel" && s.backend != "auto") {
+  if (!parse_venet_backend(s.backend)) {
     return "backend: must be \"user\", \"kernel\" or \"auto\"";
   }
   return "";

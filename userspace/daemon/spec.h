@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "venet/venet_config.h"
+
 namespace avm {
 
 enum class Origin { kConfig, kApi, kLegacy };
@@ -52,11 +54,12 @@ struct DeviceSpec {
   std::optional<std::array<uint8_t, 6>> mac;  // unset = derived from the name
   unsigned mtu = 1500;
   unsigned queues = 1;
-  std::string backend = "auto";  // user | kernel | auto
+  std::string backend = "auto";  // user | kernel | auto (VenetBackend)
   bool link_up = true;
-  // Ring geometry: only the legacy --venet option sets these.
-  uint32_t ring_size = 256;
-  uint32_t buf_size = 2048;
+  // Ring geometry: only the legacy --venet option sets these; everyone
+  // else gets VenetConfig's defaults.
+  uint32_t ring_size = kVenetDefaultRingSize;
+  uint32_t buf_size = kVenetDefaultBufSize;
   Origin origin = Origin::kApi;
   bool operator==(const DeviceSpec&) const = default;
 };

@@ -2,7 +2,7 @@
 // The --venet option of alacrityvmd: one venet device, described as
 // comma-separated key=value pairs,
 //
-//   tap=avmtap0,mac=52:54:00:12:34:56,mtu=1500,netns=avm-test,link=up,ring=256,buf=2048
+//   tap=avmtap0,mac=52:54:00:12:34:56,mtu=1500,netns=avm-test,link=up,ring=256,buf=7680
 //
 // | key   | meaning                                              | default           |
 // |-------|------------------------------------------------------|-------------------|
@@ -12,7 +12,7 @@
 // | netns | network namespace (/run/netns/NAME) to create the TAP in | the daemon's  |
 // | link  | host-side carrier at start: up or down               | up                |
 // | ring  | entries per ring, a power of two up to 4096          | 256               |
-// | buf   | bytes per pool buffer                                | 2048              |
+// | buf   | bytes per pool buffer                                | 7680              |
 //
 // The full configuration (TOML file, JSON-RPC) replaces this later; it
 // fills the same VenetConfig.

@@ -8,6 +8,27 @@
 
 namespace avm {
 
+const char* to_string(VenetBackend b) {
+  switch (b) {
+    case VenetBackend::kUser:
+      return "user";
+    case VenetBackend::kKernel:
+      return "kernel";
+    case VenetBackend::kAuto:
+      return "auto";
+  }
+  return "user";
+}
+
+std::optional<VenetBackend> parse_venet_backend(std::string_view text) {
+  for (VenetBackend b : {VenetBackend::kUser, VenetBackend::kKernel, VenetBackend::kAuto}) {
+    if (text == to_string(b)) {
+      return b;
+    }
+  }
+  return std::nullopt;
+}
+
 Status validate(const VenetConfig& c) {
   if (c.mtu < 68) {
     return make_error(EINVAL, "venet: MTU " + std::to_string(c.mtu) + " is below 68");

@@ -7,13 +7,27 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lib/error.h"
 #include "venet/venet_features.h"
 
 namespace avm {
+
+// Which backend serves the rings: the I/O thread (user), vbus_host.ko
+// (kernel, docs/host-module.md), or the module when it is there and takes
+// the device, else the I/O thread (auto).
+enum class VenetBackend { kUser, kKernel, kAuto };
+const char* to_string(VenetBackend b);
+// "user", "kernel", "auto"; nullopt otherwise.
+std::optional<VenetBackend> parse_venet_backend(std::string_view text);
+
+// The default pool geometry (see VenetConfig).
+constexpr uint32_t kVenetDefaultRingSize = 256;
+constexpr uint32_t kVenetDefaultBufSize = 7680;
 
 struct VenetConfig {
   std::string tap_name;  // tap to create or attach to ("" = kernel picks)
@@ -24,8 +38,8 @@ struct VenetConfig {
   // ring holds 28 of them; both pools (2 x 1.9 MiB) still fit the legacy
   // default 4 MiB region.  2 KiB buffers (33 per frame, 7 frames a ring)
   // starved the receive ring and doubled the guest's per-frame work.
-  uint32_t ring_size = 256;  // entries per ring, a power of two
-  uint32_t buf_size = 7680;  // bytes per pool buffer
+  uint32_t ring_size = kVenetDefaultRingSize;  // entries per ring, a power of two
+  uint32_t buf_size = kVenetDefaultBufSize;    // bytes per pool buffer
   uint64_t host_features = kVenetAllFeatures;
   bool link_up = true;  // host-side carrier at start
   // Busy polling after work, before re-arming the signals (adaptive up to
@@ -33,6 +47,9 @@ struct VenetConfig {
   uint32_t busy_poll_max_us = 50;
   // Transmit completions between two to_guest notifications (mitigation).
   uint32_t tx_signal_batch = 32;
+  VenetBackend backend = VenetBackend::kUser;
+  // The module's node (tests point it elsewhere).
+  std::string kernel_device = "/dev/alacrityvm-host";
 };
 
 // EINVAL with the reason if @c cannot work (MTU, queues, sizes, MAC).

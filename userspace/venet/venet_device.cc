@@ -28,7 +28,8 @@ Result<std::unique_ptr<VenetDevice>> VenetDevice::create(const VenetConfig& cfg,
   return std::unique_ptr<VenetDevice>(new VenetDevice(cfg, std::move(tap)));
 }
 
-VenetDevice::VenetDevice(const VenetConfig& cfg, Tap tap) : cfg_(cfg), tap_(std::move(tap)) {
+VenetDevice::VenetDevice(const VenetConfig& cfg, Tap tap)
+    : cfg_(cfg), tap_(std::move(tap)), effective_(cfg.backend) {
   state_.host_link.store(cfg.link_up, std::memory_order_relaxed);
 }
 
@@ -48,12 +49,67 @@ Status VenetDevice::attach(const DeviceContext& ctx) {
   if (ctx.queues.size() != 2 || ctx.config.size() < sizeof(vbus_venet_config)) {
     return make_error(EINVAL, "venet: bad device context");
   }
+  kernel_.reset();
+  backend_note_.clear();
+  effective_ = VenetBackend::kUser;
+  if (cfg_.backend != VenetBackend::kUser) {
+    Status ok;
+    if (layout_ == nullptr || region_ == nullptr) {
+      ok = make_error(EINVAL, "no region bound for the kernel backend");
+    } else {
+      auto k = std::make_unique<KernelVenet>(cfg_, tap_, *layout_, *region_);
+      ok = k->probe(ctx);
+      if (ok) {
+        kernel_ = std::move(k);
+      }
+    }
+    if (!ok) {
+      if (cfg_.backend == VenetBackend::kKernel) {
+        return make_error(ok.error().code, "backend kernel: " + ok.error().message);
+      }
+      backend_note_ = "auto: user backend: " + ok.error().message;
+      spdlog::info("venet {} ({}): backend auto falls back to user: {}", ctx.id, tap_.name(),
+                   ok.error().message);
+    } else {
+      effective_ = VenetBackend::kKernel;
+      spdlog::info("venet {} ({}): backend kernel (vbus_host.ko serves the rings)", ctx.id,
+                   tap_.name());
+    }
+  }
   ctx_ = ctx;
   attached_ = true;
   state_.signal_guest = [host = ctx.host, id = ctx.id](uint32_t q) {
     return host->signal_guest(id, q);
   };
   return {};
+}
+
+bool VenetDevice::configure_kernel() {
+  if (!kernel_) {
+    return true;
+  }
+  const bool active = state_.guest_link.load(std::memory_order_relaxed) &&
+                      state_.host_link.load(std::memory_order_relaxed);
+  if (auto ok = kernel_->configure(state_.feat(), active); !ok) {
+    spdlog::warn("venet {}: vbus_host configure: {}", ctx_.id, ok.error().message);
+    return false;
+  }
+  return true;
+}
+
+VenetStats VenetDevice::stats() const {
+  VenetStats s = state_.counters.snapshot();
+  if (kernel_) {
+    kernel_->add_stats(s);
+  }
+  return s;
+}
+
+Result<vbus_host_stats> VenetDevice::kernel_stats() const {
+  if (!kernel_) {
+    return make_error(ENOTSUP, "venet " + tap_.name() + ": not on the kernel backend");
+  }
+  return kernel_->module_stats();
 }
 
 void VenetDevice::write_config() {
@@ -79,12 +135,18 @@ Status VenetDevice::open() {
     reset_queue_host_side(q);
   }
   state_.guest_link.store(false, std::memory_order_relaxed);
-  if (auto ok = start_io(nullptr, nullptr); !ok) {
+  if (kernel_) {
+    if (auto ok = kernel_->start(ctx_, state_.feat(), false); !ok) {
+      spdlog::warn("venet {}: vbus_host attach: {}", ctx_.id, ok.error().message);
+      return ok;
+    }
+  } else if (auto ok = start_io(nullptr, nullptr); !ok) {
     return ok;
   }
   state_.counters.opens.inc();
   write_config();
-  spdlog::info("venet {}: open on tap {}", ctx_.id, tap_.name());
+  spdlog::info("venet {}: open on tap {} ({} backend)", ctx_.id, tap_.name(),
+               to_string(effective_));
   return {};
 }
 
@@ -125,6 +187,9 @@ void VenetDevice::close() {
 }
 
 void VenetDevice::stop_io() {
+  if (kernel_) {
+    kernel_->stop();
+  }
   if (loop_) {
     loop_->request_stop();
   }
@@ -153,6 +218,9 @@ CallResult VenetDevice::negotiate(std::span<const uint8_t> req) {
     return CallResult{EIO, {}};
   }
   state_.features.store(granted, std::memory_order_relaxed);
+  if (!configure_kernel()) {
+    return CallResult{EIO, {}};
+  }
   write_config();
   CallResult r;
   r.data.resize(sizeof granted);
@@ -174,6 +242,9 @@ CallResult VenetDevice::call(uint32_t op, std::span<const uint8_t> req) {
         return CallResult{EINVAL, {}};
       }
       state_.guest_link.store((v & VENET_LINK_UP) != 0, std::memory_order_relaxed);
+      if (!configure_kernel()) {
+        return CallResult{EIO, {}};
+      }
       return {};
     }
     default:
@@ -184,6 +255,7 @@ CallResult VenetDevice::call(uint32_t op, std::span<const uint8_t> req) {
 Status VenetDevice::set_link(bool up) {
   state_.host_link.store(up, std::memory_order_relaxed);
   write_config();
+  (void)configure_kernel();  // logged; the config area says what the guest sees
   if (attached_) {
     ctx_.host->config_changed(ctx_.id);
   }
@@ -206,6 +278,7 @@ void VenetDevice::quarantine(const Error& why) {
 
 void VenetDevice::detach() {
   close();
+  kernel_.reset();
   attached_ = false;
 }
 

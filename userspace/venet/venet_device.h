@@ -16,6 +16,15 @@
 //   auto dev = VenetDevice::create(cfg);          // opens the tap
 //   auto id = runtime.add_device(std::move(*dev));
 //   runtime.set_link(*id, false);                 // carrier off, DEV_CONFIG
+//
+// Backends (VenetConfig::backend): user, the I/O thread above; kernel,
+// vbus_host.ko serves the rings (KernelVenet) and this object keeps the
+// call channel, config area and links; auto, kernel when the module takes
+// the device at attach() (the node exists and a probe attach succeeds),
+// else user, with the reason in backend_note().  kernel and auto need
+// bind_region() before the runtime attaches the device; attach() fails
+// for kernel when the module cannot serve it.  A device on the kernel
+// backend cannot be handed over (quiesce(), export_config(): ENOTSUP).
 #pragma once
 
 #include <memory>
@@ -25,6 +34,8 @@
 #include "bridge/event_loop.h"
 #include "bridge/io_thread.h"
 #include "handover/fd_bundle.h"
+#include "lib/region.h"
+#include "venet/kernel_venet.h"
 #include "venet/tap.h"
 #include "venet/venet_config.h"
 #include "venet/venet_rx.h"
@@ -77,8 +88,23 @@ class VenetDevice : public Device {
                                                     handover::FdBundle& fds,
                                                     const std::string& prefix);
 
-  bool serving() const { return thread_.running(); }
-  VenetStats stats() const { return state_.counters.snapshot(); }
+  // The region and layout the module maps (backend kernel or auto);
+  // both outlive the device.  Before the runtime's attach().
+  void bind_region(const BridgeLayout& layout, const Region& region) {
+    layout_ = &layout;
+    region_ = &region;
+  }
+  // The backend serving the rings (user or kernel; the requested one
+  // until attach() decided), the requested one, and why auto fell back.
+  VenetBackend backend() const { return effective_; }
+  VenetBackend requested_backend() const { return cfg_.backend; }
+  const std::string& backend_note() const { return backend_note_; }
+  // The module's state and counters of the current attach (kernel, open).
+  Result<vbus_host_stats> kernel_stats() const;
+
+  bool serving() const { return thread_.running() || (kernel_ && kernel_->running()); }
+  // Counters (for the kernel backend: the module's, GET_STATS).
+  VenetStats stats() const;
   uint64_t features() const { return state_.feat(); }
   const Tap& tap() const { return tap_; }
   uint32_t id() const { return ctx_.id; }
@@ -110,6 +136,14 @@ class VenetDevice : public Device {
   std::optional<VenetRx> rx_;
   std::optional<VenetWorker> worker_;
   IoThread thread_;
+  // Backend kernel/auto: what the module maps, and its data path.
+  const BridgeLayout* layout_ = nullptr;
+  const Region* region_ = nullptr;
+  std::unique_ptr<KernelVenet> kernel_;
+  VenetBackend effective_;
+  std::string backend_note_;
+  // Features + both links to the module (no-op unless kernel and open).
+  bool configure_kernel();
   // After quiesce(): where the rings stood when the I/O thread stopped.
   std::optional<std::pair<Positions, Positions>> paused_;  // rx, tx
 };

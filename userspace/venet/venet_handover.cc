@@ -74,6 +74,11 @@ Status check_positions(const QueueView& q, uint32_t next_used, uint64_t taken) {
 }  // namespace
 
 Status VenetDevice::quiesce() {
+  if (kernel_) {
+    return make_error(ENOTSUP, "venet " + tap_.name() +
+                                   ": served by vbus_host.ko (backend kernel), which cannot be "
+                                   "handed over; detach it or use backend user");
+  }
   if (!loop_) {
     return {};  // not serving
   }
@@ -172,6 +177,9 @@ Status VenetDevice::resume(const nlohmann::json& state) {
 
 Result<nlohmann::json> VenetDevice::export_config(handover::FdBundle& fds,
                                                   const std::string& prefix) const {
+  if (kernel_) {
+    return make_error(ENOTSUP, "venet " + tap_.name() + ": backend kernel cannot be handed over");
+  }
   if (auto ok = fds.add_dup(prefix + "tap", tap_.fd()); !ok) {
     return tl::unexpected(ok.error());
   }

@@ -18,6 +18,11 @@
 //                                               report C and recover on reopen
 //   avm-kvhost refuse                           attach arguments the module
 //                                               must refuse (EINVAL, EBADF)
+//   avm-kvhost client --socket S [--count N]    the software guest alone, as
+//                    [--vectors V]              QEMU would be: connects to an
+//                                               instance of alacrityvmd at S,
+//                                               opens its first venet device
+//                                               and pings as above
 //
 // Output: "key=value ..." lines; the last is "RESULT ok" or "RESULT fail:
 // reason" (exit status 0 / 1).  The TAP is avmk0 with 10.77.0.1/24; the
@@ -39,7 +44,7 @@
 #include "bridge/bridge_runtime.h"
 #include "bridge/event_loop.h"
 #include "bridge/soft_guest.h"
-#include "kernel_venet.h"
+#include "ivshmem/client.h"
 #include "lib/region.h"
 #include "venet/guest_net.h"
 #include "venet/kernel_backend.h"
@@ -66,6 +71,8 @@ struct Options {
   uint32_t seconds = 5;
   uint32_t window = 16;
   uint32_t buf_size = 2048;  // pool buffer size of both queues
+  std::string socket;        // client: the instance's ivshmem socket
+  uint32_t vectors = 4;      // client: the instance's vectors
 };
 
 [[noreturn]] void fail(const std::string& why) {
@@ -200,19 +207,14 @@ class Harness {
     cfg.tap_name = kTap;
     cfg.mac = kGuestMac;
     cfg.buf_size = o_.buf_size;
-    std::unique_ptr<Device> dev;
-    if (o_.backend == "kernel") {
-      auto k = std::make_unique<KernelVenet>(cfg, std::move(*tap), rt_->layout(), *region_);
-      kdev_ = k.get();
-      dev = std::move(k);
-    } else {
-      auto u = VenetDevice::create(cfg, std::move(*tap));
-      if (!u) {
-        fail(u.error().message);
-      }
-      udev_ = u->get();
-      dev = std::move(*u);
+    cfg.backend = o_.backend == "kernel" ? VenetBackend::kKernel : VenetBackend::kUser;
+    auto u = VenetDevice::create(cfg, std::move(*tap));
+    if (!u) {
+      fail(u.error().message);
     }
+    (*u)->bind_region(rt_->layout(), *region_);
+    dev_ = u->get();
+    std::unique_ptr<Device> dev = std::move(*u);
     loop_->run_sync([&] {
       auto id = rt_->add_device(std::move(dev));
       if (!id) {
@@ -220,11 +222,46 @@ class Harness {
       }
       id_ = *id;
     });
+    irqp_ = &*irq_;
     guest_ = std::make_unique<SoftGuest>(
-        region_->span(), [this](uint32_t v) { doorbells_.at(v).signal(); }, &*irq_);
+        region_->span(), [this](uint32_t v) { doorbells_.at(v).signal(); }, irqp_);
     if (auto ok = guest_->handshake(); !ok) {
       fail("handshake: " + ok.error().message);
     }
+  }
+
+  // The software guest alone, connected to alacrityvmd's instance socket
+  // (the daemon is the host; its first venet device is the one pinged).
+  void start_client() {
+    constexpr int kTimeoutMs = 30000;
+    auto c = ivshmem::Client::connect(o_.socket);
+    if (!c) {
+      fail("connect " + o_.socket + ": " + c.error().message);
+    }
+    client_.emplace(std::move(*c));
+    if (auto ok = client_->handshake(o_.vectors, kTimeoutMs); !ok) {
+      fail("ivshmem handshake: " + ok.error().message);
+    }
+    auto region = client_->map_region();
+    if (!region) {
+      fail(region.error().message);
+    }
+    region_.emplace(std::move(*region));
+    irqp_ = client_->vector(client_->id(), VBUS_EVQ_VECTOR);
+    if (irqp_ == nullptr) {
+      fail("no vector 0");
+    }
+    guest_ = std::make_unique<SoftGuest>(
+        region_->span(), [this](uint32_t v) { (void)client_->ring(ivshmem::kHostPeerId, v); },
+        irqp_);
+    if (auto ok = guest_->handshake(kTimeoutMs); !ok) {
+      fail("handshake: " + ok.error().message);
+    }
+    auto devs = guest_->devices();
+    if (!devs || devs->empty()) {
+      fail("the instance has no device");
+    }
+    id_ = devs->front().id;
   }
 
   // DEV_OPEN, negotiate, link up, fill the rx ring (unless !@refill).
@@ -308,8 +345,8 @@ class Harness {
     if (!progress) {
       // Arm with the final re-check, then sleep on the interrupt.
       if (!rxq.to_guest().arm()) {
-        irq_->wait(2);
-        irq_->consume();
+        irqp_->wait(2);
+        irqp_->consume();
       }
       (void)guest_->poll_events();
       guest_->events().clear();
@@ -361,8 +398,8 @@ class Harness {
     loop_->run_sync([&] {
       const auto e = rt_->event_queue().counters();
       char buf[512];
-      if (kdev_ != nullptr) {
-        auto s = kdev_->stats();
+      if (dev_->backend() == VenetBackend::kKernel) {
+        auto s = dev_->kernel_stats();
         if (!s) {
           out = "stats=" + s.error().message;
           return;
@@ -382,7 +419,7 @@ class Harness {
                             static_cast<unsigned long long>(s->bad_descriptors),
                             static_cast<unsigned long long>(s->wakeups));
       } else {
-        const VenetStats s = udev_->stats();
+        const VenetStats s = dev_->stats();
         (void)std::snprintf(buf, sizeof buf,
                             "state=user fault=none tx_packets=%llu rx_packets=%llu tx_errors=%llu "
                             "doorbells=%llu tx_signals=%llu rx_signals=%llu rx_no_buffers=%llu "
@@ -407,7 +444,7 @@ class Harness {
   uint32_t kernel_state() {
     uint32_t st = ~0U;
     loop_->run_sync([&] {
-      if (auto s = kdev_->stats()) {
+      if (auto s = dev_->kernel_stats()) {
         st = s->state;
       }
     });
@@ -416,7 +453,7 @@ class Harness {
   uint32_t kernel_fault() {
     uint32_t f = 0;
     loop_->run_sync([&] {
-      if (auto s = kdev_->stats()) {
+      if (auto s = dev_->kernel_stats()) {
         f = s->fault;
       }
     });
@@ -449,12 +486,13 @@ class Harness {
   std::unique_ptr<EventLoop> loop_;
   std::vector<EventFd> doorbells_;
   std::optional<EventFd> irq_;
+  const EventFd* irqp_ = nullptr;  // the guest's interrupt (irq_ or the client's vector 0)
+  std::optional<ivshmem::Client> client_;
   std::unique_ptr<BridgeRuntime> rt_;
   std::thread thread_;
   std::unique_ptr<SoftGuest> guest_;
   std::unique_ptr<GuestNet> net_;
-  KernelVenet* kdev_ = nullptr;
-  VenetDevice* udev_ = nullptr;
+  VenetDevice* dev_ = nullptr;  // owned by rt_
   uint32_t id_ = 0;
   std::array<uint8_t, 6> host_mac_ = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
   uint64_t sent_ = 0;
@@ -463,16 +501,31 @@ class Harness {
   uint64_t rx_multi_ = 0;  // received packets that spanned several buffers
 };
 
+void print_replies(const Harness& h, uint64_t got) {
+  std::printf("replies=%llu lost=%llu payload_bytes=%llu rx_multi=%llu\n",
+              static_cast<unsigned long long>(got), static_cast<unsigned long long>(h.lost()),
+              static_cast<unsigned long long>(h.bytes()),
+              static_cast<unsigned long long>(h.rx_multi()));
+}
+
 int run_ping(const Options& o) {
   Harness h(o);
   h.start();
   h.open_device();
   const uint64_t got = h.ping(o.count, {});
-  std::printf("replies=%llu lost=%llu payload_bytes=%llu rx_multi=%llu\n",
-              static_cast<unsigned long long>(got), static_cast<unsigned long long>(h.lost()),
-              static_cast<unsigned long long>(h.bytes()),
-              static_cast<unsigned long long>(h.rx_multi()));
+  print_replies(h, got);
   std::printf("%s\n", h.host_counters().c_str());
+  std::printf("RESULT ok\n");
+  return 0;
+}
+
+int run_client(const Options& o) {
+  Harness h(o);
+  h.start_client();
+  h.open_device();
+  const uint64_t got = h.ping(o.count, {});
+  print_replies(h, got);
+  h.close_device();
   std::printf("RESULT ok\n");
   return 0;
 }
@@ -659,8 +712,9 @@ Options parse(int argc, char** argv) {
   Options o;
   if (argc < 2) {
     fail(
-        "usage: avm-kvhost ping|bench|flood|fault|refuse [--backend kernel|user] [--count N] "
-        "[--seconds S] [--window W] [--buf-size B] [--case C]");
+        "usage: avm-kvhost ping|bench|flood|fault|refuse|client [--backend kernel|user] "
+        "[--count N] [--seconds S] [--window W] [--buf-size B] [--case C] [--socket S] "
+        "[--vectors V]");
   }
   o.mode = argv[1];
   for (int i = 2; i + 1 < argc; i += 2) {
@@ -678,6 +732,10 @@ Options parse(int argc, char** argv) {
       o.buf_size = static_cast<uint32_t>(std::stoul(v));
     } else if (k == "--case") {
       o.fault_case = v;
+    } else if (k == "--socket") {
+      o.socket = v;
+    } else if (k == "--vectors") {
+      o.vectors = static_cast<uint32_t>(std::stoul(v));
     } else {
       fail("unknown option " + k);
     }
@@ -709,6 +767,9 @@ int main(int argc, char** argv) {
   }
   if (o.mode == "refuse") {
     return run_refuse();
+  }
+  if (o.mode == "client") {
+    return run_client(o);
   }
   fail("unknown mode " + o.mode);
 }

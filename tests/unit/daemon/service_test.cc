@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "venet/kernel_backend.h"
+
 namespace avm {
 namespace {
 
@@ -218,6 +220,54 @@ TEST_F(ServiceTest, ATapThatCannotBeCreatedChangesNothing) {
   Json saved = Json::parse(in);
   EXPECT_EQ(saved["instances"].size(), 1U);
   EXPECT_TRUE(saved["devices"].empty());
+}
+
+// This host has no vbus_host.ko: kernel is a clear error that leaves
+// nothing behind, auto falls back to user and says why.
+TEST_F(ServiceTest, BackendKernelWithoutTheModuleIsRefusedAndAutoFallsBack) {
+  ASSERT_FALSE(KernelBackend::available()) << "test assumes no /dev/alacrityvm-host";
+  start();
+  ok("instance.create", {{"name", "vm1"}, {"region_size", "4M"}});
+  Json r =
+      call("device.create", dev("k0", "avmsvck0", {{"instance", "vm1"}, {"backend", "kernel"}}));
+  ASSERT_TRUE(r.contains("error")) << r;
+  EXPECT_EQ(r["error"]["code"], -32004);
+  EXPECT_NE(r["error"]["message"].get<std::string>().find("vbus_host.ko is not loaded"),
+            std::string::npos)
+      << r;
+  EXPECT_EQ(r["error"]["data"]["errno"], ENODEV);
+  EXPECT_FALSE(tap_exists("avmsvck0"));
+  EXPECT_EQ(code("device.show", {{"name", "k0"}}), -32000);
+  // Created detached, attaching it is refused the same way.
+  ok("device.create", dev("k1", "avmsvck1", {{"backend", "kernel"}}));
+  EXPECT_EQ(code("device.attach", {{"name", "k1"}, {"instance", "vm1"}}), -32004);
+  Json k1 = ok("device.show", {{"name", "k1"}});
+  EXPECT_TRUE(k1["instance"].is_null());
+  EXPECT_EQ(k1["backend"], "kernel");
+  EXPECT_FALSE(tap_exists("avmsvck1"));
+
+  Json a = ok("device.create", dev("a0", "avmsvca0", {{"instance", "vm1"}, {"backend", "auto"}}));
+  EXPECT_EQ(a["backend"], "user");
+  EXPECT_EQ(a["backend_requested"], "auto");
+  EXPECT_NE(a.value("backend_note", "").find("/dev/alacrityvm-host"), std::string::npos) << a;
+  EXPECT_TRUE(tap_exists("avmsvca0"));
+  Json u = ok("device.create", dev("u0", "avmsvcu0", {{"instance", "vm1"}, {"backend", "user"}}));
+  EXPECT_EQ(u["backend"], "user");
+  EXPECT_FALSE(u.contains("backend_note"));
+  EXPECT_EQ(code("device.create", dev("x0", "avmsvcx0", {{"backend", "vhost"}})), -32602);
+}
+
+TEST_F(ServiceTest, ApiDevicesTakeTheVenetDefaultsAndExportEveryCounter) {
+  DeviceSpec d;
+  EXPECT_EQ(d.ring_size, VenetConfig{}.ring_size);
+  EXPECT_EQ(d.buf_size, VenetConfig{}.buf_size);
+  start();
+  ok("instance.create", {{"name", "vm1"}, {"region_size", "4M"}});
+  ok("device.create", dev("n0", "avmsvcn0", {{"instance", "vm1"}}));
+  const Json st = ok("device.show", {{"name", "n0"}})["stats"];
+  for (const char* k : {"polls_skipped_busy", "tx_arm_deferred", "stream_ticks"}) {
+    EXPECT_TRUE(st.contains(k)) << k;
+  }
 }
 
 TEST_F(ServiceTest, ConfigObjectsAreReadOnly) {

@@ -73,6 +73,7 @@ class VenetFixture : public BridgeFixture {
     auto dev = VenetDevice::create(cfg, std::move(*t));
     EXPECT_TRUE(dev) << dev.error().message;
     p.dev = dev->get();
+    p.dev->bind_region(rt_->layout(), *region_);  // backend kernel / auto
     on_loop([&] {
       auto id = rt_->add_device(std::move(*dev));
       EXPECT_TRUE(id) << id.error().message;

@@ -16,6 +16,9 @@
 //  - the event queue only fills slots in order: every event the guest
 //    reads is well-formed and numbered consecutively; the producer's
 //    count matches its `posted` counter;
+//  - a fault report quarantines an open device once and is ignored for
+//    one that is not open, whether it comes through the runtime or the
+//    DeviceHost the device was given;
 //  - nothing writes outside the region (ASan).
 #include <algorithm>
 #include <map>
@@ -164,9 +167,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       case 12:  // a device reports a fault (handled on the loop)
         if (!ids.empty()) {
-          rt->report_fault(ids[in.below(static_cast<uint32_t>(ids.size()))],
-                           avm::Error{EPROTO, "fuzz"});
+          // Through the runtime, or the device's own DeviceHost (stamped
+          // with its open generation).  Either quarantines an open device
+          // once and is ignored for a closed one.
+          const uint32_t id = ids[in.below(static_cast<uint32_t>(ids.size()))];
+          auto* dev = static_cast<FuzzDevice*>(rt->device(id));
+          FUZZ_CHECK(dev != nullptr);
+          const bool open = rt->device_open(id);
+          const int before = dev->quarantines;
+          if (in.flag()) {
+            dev->host->report_fault(id, avm::Error{EPROTO, "fuzz"});
+          } else {
+            rt->report_fault(id, avm::Error{EPROTO, "fuzz"});
+          }
           harness.run_tasks();
+          FUZZ_CHECK(dev->quarantines == before + (open ? 1 : 0));
         }
         break;
       default: {  // the guest opens or closes a device over the call channel

@@ -33,7 +33,9 @@ class FuzzDevice : public Device {
   std::vector<QueueSpec> queue_specs() const override { return {{4, 64}, {2, 128}}; }
   Status attach(const DeviceContext& ctx) override {
     FUZZ_CHECK(!attached && ctx.queues.size() == 2 && ctx.config.size() == kConfigSize);
+    FUZZ_CHECK(ctx.host != nullptr);
     attached = true;
+    host = ctx.host;
     return {};
   }
   Status open() override {
@@ -59,6 +61,7 @@ class FuzzDevice : public Device {
     attached = false;
   }
 
+  DeviceHost* host = nullptr;  // as attached: faults go here, as from an I/O thread
   bool attached = false;
   bool opened = false;
   int opens = 0;

@@ -23,11 +23,7 @@ if [[ $mode != fuzz && $mode != check ]] || [[ -z $build ]]; then usage; fi
 shift 2
 here=$(dirname "$(readlink -f "$0")")
 build=$(readlink -f "$build")
-default_targets=(ring_fuzz call_fuzz venet_fuzz bridge_fuzz reader_fuzz)
-# config_fuzz and rpc_fuzz when built (-DAVM_FUZZ_DAEMON=ON, tests/fuzz/CMakeLists.txt)
-for t in config_fuzz rpc_fuzz; do
-	if [[ -x $build/tests/fuzz/$t ]]; then default_targets+=("$t"); fi
-done
+default_targets=(ring_fuzz call_fuzz venet_fuzz bridge_fuzz reader_fuzz config_fuzz rpc_fuzz)
 targets=("$@")
 ((${#targets[@]})) || targets=("${default_targets[@]}")
 if [[ $mode == fuzz ]]; then seconds=${FUZZ_SECONDS:-60}; else seconds=${FUZZ_SECONDS:-10}; fi

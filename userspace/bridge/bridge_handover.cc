@@ -259,9 +259,10 @@ Result<std::unique_ptr<BridgeRuntime>> BridgeRuntime::adopt(
   // that would reset queues the guest is using; resume() continues them.
   for (auto& [id, dev] : devices) {
     const DeviceInfo* info = rt->layout_.device(id);
+    auto link = std::make_unique<DeviceLink>(*rt);
     DeviceContext ctx;
     ctx.id = id;
-    ctx.host = rt.get();
+    ctx.host = link.get();
     ctx.config = rt->layout_.config(id);
     for (uint32_t q = 0; q < info->layout.queues.size(); q++) {
       auto view = rt->layout_.queue_view(id, q);
@@ -283,6 +284,7 @@ Result<std::unique_ptr<BridgeRuntime>> BridgeRuntime::adopt(
     }
     Flags& f = flags[id];
     Entry e;
+    e.link = std::move(link);
     e.dev = std::move(dev);
     e.vector = info->doorbell_vector;
     e.opened = f.opened;
@@ -330,7 +332,7 @@ Status BridgeRuntime::resume() {
     }
     if (auto ok = e.dev->resume(e.runtime); !ok) {
       // As after a fault: the guest sees no carrier until it reopens.
-      handle_fault(id, ok.error());
+      handle_fault(id, std::nullopt, ok.error());
     }
   }
   // Whatever the guest did while nobody watched: a call, an INIT.

@@ -265,9 +265,10 @@ Result<uint32_t> BridgeRuntime::add_device(std::unique_ptr<Device> dev) {
   if (!id) {
     return make_error(id.error().code, dev->name() + ": " + id.error().message);
   }
+  auto link = std::make_unique<DeviceLink>(*this);
   DeviceContext ctx;
   ctx.id = *id;
-  ctx.host = this;
+  ctx.host = link.get();
   ctx.config = layout_.config(*id);
   for (uint32_t q = 0; q < specs.size(); q++) {
     auto view = layout_.queue_view(*id, q);
@@ -283,6 +284,7 @@ Result<uint32_t> BridgeRuntime::add_device(std::unique_ptr<Device> dev) {
   }
   spdlog::info("bridge: device {} ({}) added, doorbell vector {}", *id, dev->name(), *vector);
   Entry e;
+  e.link = std::move(link);
   e.dev = std::move(dev);
   e.vector = *vector;
   devices_.emplace(*id, std::move(e));
@@ -371,6 +373,9 @@ CallResult BridgeRuntime::dispatch_device(Entry& e, const CallRequest& req) {
         e.dev->close();  // re-open without close: start from scratch
         e.opened = false;
       }
+      // A new session: the I/O threads of the old one are gone (close()
+      // joined them), and a fault they reported is now stale.
+      e.link->new_generation();
       auto ok = e.dev->open();
       if (!ok) {
         spdlog::warn("bridge: device {} open failed: {}", id, ok.error().message);
@@ -410,23 +415,40 @@ void BridgeRuntime::config_changed(uint32_t dev_id) {
 }
 
 void BridgeRuntime::report_fault(uint32_t dev_id, const Error& why) {
+  post_fault(dev_id, std::nullopt, why);
+}
+
+void BridgeRuntime::post_fault(uint32_t id, std::optional<uint64_t> generation, const Error& why) {
   std::weak_ptr<BridgeRuntime*> weak = self_;
-  loop_.post([weak, dev_id, why] {
+  loop_.post([weak, id, generation, why] {
     if (auto self = weak.lock()) {
-      (*self)->handle_fault(dev_id, why);
+      (*self)->handle_fault(id, generation, why);
     }
   });
 }
 
-void BridgeRuntime::handle_fault(uint32_t id, const Error& why) {
+void BridgeRuntime::handle_fault(uint32_t id, std::optional<uint64_t> generation,
+                                 const Error& why) {
   auto it = devices_.find(id);
   if (it == devices_.end()) {
     return;
   }
+  Entry& e = it->second;
+  if (!e.opened || (generation && *generation != e.link->generation())) {
+    spdlog::debug("bridge: device {}: stale fault report ignored: {}", id, why.message);
+    return;
+  }
   c_.device_faults.inc();
-  spdlog::warn("bridge: device {} quarantined: {}", id, why.message);
-  it->second.quarantined = true;
-  it->second.dev->quarantine(why);
+  if (e.fault_log.admit()) {
+    if (e.fault_log.suppressed() != 0) {
+      spdlog::warn("bridge: device {} quarantined: {} ({} earlier quarantines not logged)", id,
+                   why.message, e.fault_log.suppressed());
+    } else {
+      spdlog::warn("bridge: device {} quarantined: {}", id, why.message);
+    }
+  }
+  e.quarantined = true;
+  e.dev->quarantine(why);
 }
 
 BridgeCounters BridgeRuntime::counters() const {

@@ -17,6 +17,7 @@
 // a kept region): quiesce, bump host_epoch, READY, interrupt.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -123,15 +124,44 @@ class BridgeRuntime : public DeviceHost {
   // DeviceHost.
   bool signal_guest(uint32_t dev_id, uint32_t queue) override;
   void config_changed(uint32_t dev_id) override;
+  // A report made here, not through the device's own DeviceHost, is not
+  // tied to an open: it quarantines the device if it is open at all.
   void report_fault(uint32_t dev_id, const Error& why) override;
 
  private:
+  // The DeviceHost each device gets: the runtime's, except that a fault
+  // report carries the device's open generation at the time it is made
+  // (any thread).  DEV_OPEN bumps the generation on the loop after the old
+  // session's I/O threads are joined, so a report posted by them and run
+  // after the new open is recognised as stale (docs/security.md).
+  class DeviceLink final : public DeviceHost {
+   public:
+    explicit DeviceLink(BridgeRuntime& rt) : rt_(rt) {}
+    bool signal_guest(uint32_t dev_id, uint32_t queue) override {
+      return rt_.signal_guest(dev_id, queue);
+    }
+    void config_changed(uint32_t dev_id) override { rt_.config_changed(dev_id); }
+    void report_fault(uint32_t dev_id, const Error& why) override {
+      rt_.post_fault(dev_id, generation(), why);
+    }
+    // Acquire/release: pairs the bump on the loop with a reader that
+    // was started after it.
+    uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+    void new_generation() { generation_.fetch_add(1, std::memory_order_release); }
+
+   private:
+    BridgeRuntime& rt_;
+    std::atomic<uint64_t> generation_{0};
+  };
   struct Entry {
+    // The DeviceHost the device got (declared first: outlives the device).
+    std::unique_ptr<DeviceLink> link;
     std::unique_ptr<Device> dev;
     uint32_t vector = 0;
     bool opened = false;
     bool removing = false;
     bool quarantined = false;
+    LogThrottle fault_log;   // the quarantine lines of this device
     nlohmann::json runtime;  // quiesced: where the device stands
   };
 
@@ -144,7 +174,11 @@ class BridgeRuntime : public DeviceHost {
   void link_down(uint32_t state);
   void store_host_state(uint32_t state);
   void finish_remove(uint32_t id);
-  void handle_fault(uint32_t id, const Error& why);
+  // @generation: the device's open generation when the fault was
+  // reported (none: whatever is open); a report from an earlier open, or
+  // for a device that is not open, is stale and ignored.
+  void post_fault(uint32_t id, std::optional<uint64_t> generation, const Error& why);
+  void handle_fault(uint32_t id, std::optional<uint64_t> generation, const Error& why);
   std::optional<uint32_t> free_vector() const;
 
   BridgeLayout layout_;

@@ -26,4 +26,29 @@ inline bool log_worthy(uint64_t count) {
   return count <= 10 || count % 1024 == 0;
 }
 
+// log_worthy() for one source (a device, say), remembering what it held
+// back so the next line it lets through can say so.  One thread.
+class LogThrottle {
+ public:
+  // One more occurrence: true if it is worth a line.  Then suppressed() is
+  // the number of occurrences held back since the previous line.
+  bool admit() {
+    count_++;
+    if (!log_worthy(count_)) {
+      held_++;
+      return false;
+    }
+    suppressed_ = held_;
+    held_ = 0;
+    return true;
+  }
+  uint64_t suppressed() const { return suppressed_; }
+  uint64_t count() const { return count_; }
+
+ private:
+  uint64_t count_ = 0;
+  uint64_t held_ = 0;
+  uint64_t suppressed_ = 0;
+};
+
 }  // namespace avm

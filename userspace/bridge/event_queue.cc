@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "bridge/event_queue.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+
+#include "bridge/counter.h"
 
 namespace avm {
 namespace {
@@ -55,6 +58,11 @@ bool EventQueue::post(uint16_t type, uint32_t dev_id, uint32_t data) {
   if (in_flight > entries_) {
     // Ahead of what we produced, or further behind than the ring holds.
     c_.bad_consumed++;
+    if (log_worthy(c_.bad_consumed)) {
+      spdlog::warn(
+          "bridge: guest wrote event queue consumed {} (produced {}); event dropped ({} so far)",
+          consumed, produced_, c_.bad_consumed);
+    }
   } else if (in_flight == entries_) {
     c_.overflows++;
     // From our own count: the guest can write the shared word too.

@@ -135,6 +135,12 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  if (options.takeover) {
+    spdlog::critical(
+        "--takeover (service-level hand-over) is not implemented yet; restart through systemd's "
+        "FD store, or use --handover-listen/--takeover-from in legacy mode");
+    return 1;
+  }
   if (!takeover.from.empty()) {
     return avm::takeover_main(takeover, signals.get());
   }
@@ -170,6 +176,11 @@ int main(int argc, char** argv) {
   }
   auto ran = service.run(signals.get());
   handover.reset();
+  // Under systemd a stop keeps the guests: every instance goes to the FD
+  // store for the next start (docs/handover.md); else a host RESET.
+  if (service.save_to_fdstore()) {
+    spdlog::info("instances kept in the FD store; no RESET");
+  }
   service.stop();
   spdlog::info("stats: {}", service.legacy_stats_json());
   if (!ran) {

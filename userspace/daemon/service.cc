@@ -12,6 +12,7 @@
 #include <csignal>
 #include <filesystem>
 
+#include "daemon/instance_handover.h"
 #include "daemon/methods.h"
 #include "daemon/metrics_source.h"
 #include "daemon/notify.h"
@@ -151,6 +152,9 @@ Status Service::start() {
   if (options_.control && !dir.empty() && ::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) {
     return errno_error("mkdir " + dir);
   }
+  if (auto ok = adopt_fdstore(); !ok) {
+    spdlog::error("{} (starting afresh)", ok.error().message);
+  }
   if (options_.legacy_instance) {
     if (auto ok = create_instance(*options_.legacy_instance); !ok) {
       return make_error(EINVAL, ok.error().message);
@@ -165,6 +169,7 @@ Status Service::start() {
   if (options_.persist) {
     restore();
   }
+  drop_unclaimed();
   try {
     if (options_.control) {
       open_control();
@@ -223,7 +228,8 @@ std::string Service::legacy_stats_json() const {
 
 Status Service::run(int signal_fd) {
   for (auto& [name, e] : instances_) {
-    if (auto ok = e.inst->start(); !ok) {
+    auto ok = resumed_.contains(name) ? InstanceHandover::resume(*e.inst) : e.inst->start();
+    if (!ok) {
       return make_error(ok.error().code, "instance " + name + ": " + ok.error().message);
     }
   }

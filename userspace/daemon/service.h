@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,10 @@ class Service {
   void request_stop() { loop_->request_stop(); }
   // Host RESET on every instance, sockets closed.
   void stop();
+  // Under a service manager (NOTIFY_SOCKET): every instance exported into
+  // systemd's FD store and let go without a RESET (service_fdstore.cc).
+  // false: nothing saved, every instance serves on (stop() resets them).
+  bool save_to_fdstore();
 
   // --- operations (the JSON-RPC methods call these) -------------------
   rpc::Outcome<void> create_instance(const InstanceSpec& spec);
@@ -112,6 +117,12 @@ class Service {
   // TAP, bridge, VenetDevice, Instance::attach; nothing left on failure.
   rpc::Outcome<void> plug(const DeviceSpec& spec, InstanceEntry& e);
   void restore();
+  // FD store: what the previous process saved (LISTEN_FDS), adopted but
+  // not serving until a config object or state.json claims it by name
+  // and socket; the rest is reset after start.
+  Status adopt_fdstore();
+  std::unique_ptr<Instance> take_adopted(const std::string& name, const std::string& socket);
+  void drop_unclaimed();
   void apply_config_objects();
   void on_signal(int signal_fd);
   void on_control();
@@ -130,6 +141,8 @@ class Service {
   std::unique_ptr<metrics::Server> metrics_;
   std::unique_ptr<Notifier> notifier_;
   bool threads_started_ = false;
+  std::map<std::string, std::unique_ptr<Instance>> adopted_;
+  std::set<std::string> resumed_;  // adopted: resume(), not start()
 };
 
 }  // namespace avm

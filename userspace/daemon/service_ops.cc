@@ -94,6 +94,12 @@ rpc::Outcome<void> Service::create_instance(const InstanceSpec& spec) {
                    rpc::Json{{"errno", EADDRINUSE}});
     }
   }
+  if (auto adopted = take_adopted(spec.name, ic.socket_path)) {
+    spdlog::info("instance {} continues from the FD store", spec.name);
+    resumed_.insert(spec.name);
+    instances_[spec.name] = InstanceEntry{spec, std::move(adopted)};
+    return {};
+  }
   auto inst = std::make_unique<Instance>(ic);
   auto ok = threads_started_ ? inst->start() : inst->listen();
   if (!ok) {
@@ -130,6 +136,7 @@ rpc::Outcome<void> Service::delete_instance(const std::string& name, bool force,
   }
   inst.stop();
   instances_.erase(it);
+  resumed_.erase(name);
   spdlog::info("instance {} deleted", name);
   return {};
 }
@@ -210,8 +217,14 @@ rpc::Outcome<void> Service::create_device(const DeviceSpec& spec) {
     if (it == instances_.end()) {
       return not_found("instance", *spec.instance);
     }
-    if (auto ok = plug(spec, it->second); !ok) {
-      return ok;
+    bool carried = false;  // adopted from the FD store with the instance
+    for (const AttachedDevice& a : it->second.inst->info().devices) {
+      carried = carried || (resumed_.contains(*spec.instance) && a.name == spec.name);
+    }
+    if (!carried) {
+      if (auto ok = plug(spec, it->second); !ok) {
+        return ok;
+      }
     }
   }
   devices_[spec.name] = spec;

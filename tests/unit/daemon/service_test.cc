@@ -81,9 +81,9 @@ class ServiceTest : public ::testing::Test {
 
 TEST_F(ServiceTest, CreateListShowDelete) {
   start();
-  Json i = ok("instance.create", {{"name", "vm1"}, {"region_size", "2M"}, {"vectors", 3}});
+  Json i = ok("instance.create", {{"name", "vm1"}, {"region_size", "4M"}, {"vectors", 3}});
   EXPECT_EQ(i["socket"], dir_ + "/vm1.sock");
-  EXPECT_EQ(i["region_size"], 2U << 20);
+  EXPECT_EQ(i["region_size"], 4U << 20);
   EXPECT_EQ(i["state"], "waiting");
   EXPECT_TRUE(i["guest"].is_null());
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/vm1.sock"));
@@ -166,7 +166,7 @@ TEST_F(ServiceTest, Limits) {
   EXPECT_EQ(r["error"]["code"], rpc::kLimitReached);
   EXPECT_EQ(r["error"]["data"]["limit"], "region_size");
   for (const char* n : {"a", "b", "c"}) {
-    ok("instance.create", {{"name", n}, {"region_size", "2M"}, {"vectors", 2}});
+    ok("instance.create", {{"name", n}, {"region_size", "4M"}, {"vectors", 2}});
   }
   r = call("instance.create", {{"name", "d"}, {"region_size", "1M"}});
   EXPECT_EQ(r["error"]["data"]["limit"], "instances");
@@ -227,7 +227,7 @@ TEST_F(ServiceTest, ATapThatCannotBeCreatedChangesNothing) {
 TEST_F(ServiceTest, BackendKernelWithoutTheModuleIsRefusedAndAutoFallsBack) {
   ASSERT_FALSE(KernelBackend::available()) << "test assumes no /dev/alacrityvm-host";
   start();
-  ok("instance.create", {{"name", "vm1"}, {"region_size", "4M"}});
+  ok("instance.create", {{"name", "vm1"}, {"region_size", "8M"}});
   Json r =
       call("device.create", dev("k0", "avmsvck0", {{"instance", "vm1"}, {"backend", "kernel"}}));
   ASSERT_TRUE(r.contains("error")) << r;
@@ -262,7 +262,7 @@ TEST_F(ServiceTest, ApiDevicesTakeTheVenetDefaultsAndExportEveryCounter) {
   EXPECT_EQ(d.ring_size, VenetConfig{}.ring_size);
   EXPECT_EQ(d.buf_size, VenetConfig{}.buf_size);
   start();
-  ok("instance.create", {{"name", "vm1"}, {"region_size", "4M"}});
+  ok("instance.create", {{"name", "vm1"}, {"region_size", "8M"}});
   ok("device.create", dev("n0", "avmsvcn0", {{"instance", "vm1"}}));
   const Json st = ok("device.show", {{"name", "n0"}})["stats"];
   for (const char* k : {"polls_skipped_busy", "tx_arm_deferred", "stream_ticks"}) {
@@ -274,6 +274,7 @@ TEST_F(ServiceTest, ConfigObjectsAreReadOnly) {
   InstanceSpec i;
   i.name = "cfg";
   i.vectors = 3;
+  i.region_size = uint64_t{8} << 20;  // 256 x 7.5 KiB pools
   i.origin = Origin::kConfig;
   opts_.config.instances.push_back(i);
   DeviceSpec d;

@@ -106,9 +106,10 @@ check-images: images userspace
 #                            syntax check of every playbook (seconds)
 #   make check-integration   boot the host image under TCG, run site.yml twice
 #                            (the second run must change nothing), then the
-#                            Testinfra checks over SSH (tests/integration);
-#                            12-27 min measured at load 8-13 on 2 cores (see
-#                            docs/provisioning.md), several times less idle
+#                            Testinfra checks over SSH (tests/integration),
+#                            with the vbus_host DKMS build in the VM; 7 min at
+#                            load 2-6 on 2 cores, about 15 at load 9-11
+#                            (docs/provisioning.md)
 .PHONY: check-ansible check-integration
 check-ansible: deps
 	cd ansible && ansible-lint && yamllint . ../tests/integration && \

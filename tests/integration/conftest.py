@@ -78,13 +78,19 @@ def host_vm(run_dir):
         vm.kill()
 
 
-def debian_deps_repo(vm: HostVM, run_dir: Path) -> Path:
+def debian_deps_repo(vm: HostVM, run_dir: Path, test_vars: dict) -> Path:
     """The local repository of the Debian packages the VM lacks (lib/debdeps.py)."""
     start = time.monotonic()
     status = run_dir / "vm-dpkg-status"
     status.write_text(vm.ssh("cat /var/lib/dpkg/status").stdout)
     packages = env.REPO / "apt" / "dists" / "bookworm" / "main" / "binary-amd64" / "Packages"
-    names = debdeps.kit_dependencies(packages, ["alacrityvm", "alacrityvm-archive-keyring"])
+    kit = ["alacrityvm", "alacrityvm-archive-keyring"]
+    if test_vars.get("alacrityvm_host_dkms"):
+        kit.append("alacrityvm-host-dkms")
+    names = debdeps.kit_dependencies(packages, kit)
+    if test_vars.get("alacrityvm_host_dkms"):
+        # what the role installs with the DKMS package: the running kernel's headers
+        names.add("linux-headers-" + vm.ssh("uname -r").stdout.strip())
     # Ansible's apt module needs python3-apt on the host; it installs it
     # itself when missing, which takes the network the VM does not have.
     names.add("python3-apt")
@@ -119,8 +125,8 @@ def write_inventory(vm: HostVM, run_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def provision(host_vm, run_dir):
-    deps = debian_deps_repo(host_vm, run_dir)
+def provision(host_vm, run_dir, test_vars):
+    deps = debian_deps_repo(host_vm, run_dir, test_vars)
     inventory = write_inventory(host_vm, run_dir)
     # one tar stream over SSH (Ansible's copy costs module runs per file)
     start = time.monotonic()

@@ -128,7 +128,9 @@ def test_config_device_tap_is_on_the_bridge(host):
     assert dev["instance"] == "vm1" and dev["bridge"] == "avmbr0"
     assert dev["mac"] == "52:54:00:a1:b2:c3"
     link = json.loads(host.check_output(f"ip -j link show dev {dev['tap']}"))[0]
-    assert link.get("master") == "avmbr0"
+    assert link.get("master") == "avmbr0", (
+        link, host.run("networkctl list --no-pager").stdout,
+        host.run("journalctl -b --no-pager -u alacrityvmd -u systemd-networkd | tail -n 40").stdout)
 
 
 @pytest.mark.xfail(strict=True, reason="issue 4: the daemon does not keep its regions in "
@@ -152,3 +154,27 @@ def test_restart_keeps_instance_and_region(host):
         assert after == before, "the region was re-created, not kept across the restart"
     finally:
         host.run("avmctl instance delete restart-test --force")
+
+
+def test_vbus_host_module(host, test_vars):
+    """alacrityvm_host_dkms: DKMS built vbus_host for the running kernel, the
+    role loaded it and listed it in modules-load.d, and modprobe loads it
+    again after an unload (no guest uses it: the daemon opens
+    /dev/alacrityvm-host only when a guest opens a device)."""
+    dkms_pkg = host.package("alacrityvm-host-dkms")
+    if not test_vars.get("alacrityvm_host_dkms"):
+        assert not dkms_pkg.is_installed
+        assert not host.file("/etc/modules-load.d/alacrityvm.conf").exists
+        return
+    assert dkms_pkg.is_installed and dkms_pkg.version == env.kit_version()
+    kernel = host.check_output("uname -r")
+    path = host.check_output(f"modinfo -k {kernel} -F filename vbus_host")
+    assert path.startswith(f"/lib/modules/{kernel}/updates/dkms/vbus_host.ko"), path
+    assert "vbus_host" in host.file("/etc/modules-load.d/alacrityvm.conf").content_string.split()
+    assert host.file("/sys/module/vbus_host").is_directory      # loaded by the role
+    host.run_expect([0], "modprobe -r vbus_host")
+    assert not host.file("/sys/module/vbus_host").exists
+    r = host.run("modprobe vbus_host")
+    assert r.rc == 0, r.stderr
+    assert host.file("/sys/module/vbus_host").is_directory
+    host.run_expect([0], "test -c /dev/alacrityvm-host")

@@ -87,7 +87,12 @@ class HostVM:
             f"  ConnectTimeout 10\n"
             f"  ServerAliveInterval 15\n"
             f"  ServerAliveCountMax 8\n"
-            f"  LogLevel ERROR\n")
+            f"  LogLevel ERROR\n"
+            # one SSH handshake for all of Testinfra's commands (each costs
+            # seconds of TCG guest time); Ansible sets its own ControlPath
+            f"  ControlMaster auto\n"
+            f"  ControlPath {self.run_dir}/cm-%C\n"
+            f"  ControlPersist 600\n")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "wb")
         self._log.write(("# " + shlex.join(self.command_line()) + "\n").encode())
@@ -98,6 +103,9 @@ class HostVM:
         return self
 
     def kill(self) -> None:
+        if self.ssh_config.exists():   # the ControlPersist master, if any
+            subprocess.run(["ssh", "-F", str(self.ssh_config), "-O", "exit", "avm-test"],
+                           capture_output=True, timeout=30, check=False)
         if self.proc and self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)

@@ -107,8 +107,8 @@ check-images: images userspace
 #   make check-integration   boot the host image under TCG, run site.yml twice
 #                            (the second run must change nothing), then the
 #                            Testinfra checks over SSH (tests/integration),
-#                            with the vbus_host DKMS build in the VM; 7 min at
-#                            load 2-6 on 2 cores, about 15 at load 9-11
+#                            with the vbus_host DKMS build in the VM; 5-7 min
+#                            at load 1-6 on 2 cores, about 15 at load 9-11
 #                            (docs/provisioning.md)
 .PHONY: check-ansible check-integration
 check-ansible: deps

@@ -100,6 +100,24 @@ def fake_taker(path: str, frames_before_vanishing: int) -> int:
     return seen
 
 
+def start_ns_to_guest(link, t, stream, port, nbytes, seed):
+    """Starts `avm_stream recv` in the guest and the namespace's sender."""
+    link.guest.run(f"rm -f /tmp/rx.out; (avm_stream recv {port} >/tmp/rx.out 2>&1 &)",
+                   check=True)
+    t._wait_guest("grep -q listening /tmp/rx.out", 30, "/tmp/rx.out")
+    return link.ns.popen([stream, "send", GUEST_IP, str(port), str(nbytes), str(seed)])
+
+
+def finish_ns_to_guest(link, t, tx, nbytes, seed):
+    """Waits for that stream and checks the guest got every byte intact."""
+    assert tx.wait(timeout=600) == 0
+    t._wait_guest("grep -q sha256 /tmp/rx.out", 600, "/tmp/rx.out")
+    text = link.guest.run("cat /tmp/rx.out").output
+    m = re.search(r"bytes (\d+) sha256 ([0-9a-f]{64})", text)
+    assert m and int(m.group(1)) == nbytes, text
+    assert m.group(2) == t.expected(nbytes, seed)
+
+
 def ping_both_ways(link: VenetLink) -> None:
     r = link.guest.run(f"ping -c 3 -W 5 {NS_IP}")
     assert r.status == 0, r.output
@@ -147,9 +165,7 @@ def test_handover_mid_stream(link, guest_tools, module_log_dir, module_tmp):
     link.guest.run(f"(avm_stream send {NS_IP} 5101 {STREAM_BYTES} 21 >/tmp/tx.out 2>&1 &)",
                    check=True)
     # namespace -> guest
-    link.guest.run("rm -f /tmp/rx.out; (avm_stream recv 5102 >/tmp/rx.out 2>&1 &)", check=True)
-    t._wait_guest("grep -q listening /tmp/rx.out", 30, "/tmp/rx.out")
-    tx = link.ns.popen([stream, "send", GUEST_IP, "5102", str(STREAM_BYTES), "22"])
+    tx = start_ns_to_guest(link, t, stream, 5102, STREAM_BYTES, 22)
 
     # Both streams are under way (a loaded 2-core host can take minutes)...
     deadline = time.monotonic() + 300
@@ -179,12 +195,7 @@ def test_handover_mid_stream(link, guest_tools, module_log_dir, module_tmp):
     m = re.search(r"bytes (\d+) sha256 ([0-9a-f]{64})", out)
     assert m and int(m.group(1)) == STREAM_BYTES, out
     assert m.group(2) == t.expected(STREAM_BYTES, 21)
-    assert tx.wait(timeout=600) == 0
-    t._wait_guest("grep -q sha256 /tmp/rx.out", 600, "/tmp/rx.out")
-    text = link.guest.run("cat /tmp/rx.out").output
-    m = re.search(r"bytes (\d+) sha256 ([0-9a-f]{64})", text)
-    assert m and int(m.group(1)) == STREAM_BYTES, text
-    assert m.group(2) == t.expected(STREAM_BYTES, 22)
+    finish_ns_to_guest(link, t, tx, STREAM_BYTES, 22)
 
     # Data crossed after the hand-over, through the new process.
     e = link.ethtool_stats()

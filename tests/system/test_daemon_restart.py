@@ -10,7 +10,6 @@ streams finish with intact checksums and the guest sees no carrier change.
 
 import array
 import os
-import re
 import signal
 import socket
 import sys
@@ -20,8 +19,9 @@ import time
 import pytest
 
 from lib.daemon import Daemon
-from lib.venet import GUEST_IP, TAP, VBUS_PCI_LINK_RUN, Traffic, VenetLink
-from test_daemon_handover import guest_link_state, ping_both_ways
+from lib.venet import TAP, VBUS_PCI_LINK_RUN, Traffic, VenetLink
+from test_daemon_handover import (finish_ns_to_guest, guest_link_state, ping_both_ways,
+                                  start_ns_to_guest)
 
 STREAM_BYTES = 16 << 20
 RATE = "24mbit"
@@ -127,9 +127,7 @@ def test_fdstore_restart_mid_stream(link, guest_tools, module_log_dir, module_tm
     # namespace -> guest, the direction the tbf above paces, so the stream
     # is still running when the daemon restarts even on a fast machine
     e0 = link.ethtool_stats()
-    link.guest.run("rm -f /tmp/rx.out; (avm_stream recv 5201 >/tmp/rx.out 2>&1 &)", check=True)
-    t._wait_guest("grep -q listening /tmp/rx.out", 30, "/tmp/rx.out")
-    tx = link.ns.popen([stream, "send", GUEST_IP, "5201", str(STREAM_BYTES), "31"])
+    tx = start_ns_to_guest(link, t, stream, 5201, STREAM_BYTES, 31)
     deadline = time.monotonic() + 300
     while link.ethtool_stats()["rx_bytes"] - e0["rx_bytes"] < 1 << 20:
         assert time.monotonic() < deadline
@@ -173,12 +171,7 @@ def test_fdstore_restart_mid_stream(link, guest_tools, module_log_dir, module_tm
     new.wait_log(r"continues from the FD store")
     e_restart = link.ethtool_stats()
 
-    assert tx.wait(timeout=600) == 0
-    t._wait_guest("grep -q sha256 /tmp/rx.out", 600, "/tmp/rx.out")
-    out = link.guest.run("cat /tmp/rx.out").output
-    m = re.search(r"bytes (\d+) sha256 ([0-9a-f]{64})", out)
-    assert m and int(m.group(1)) == STREAM_BYTES, out
-    assert m.group(2) == t.expected(STREAM_BYTES, 31)
+    finish_ns_to_guest(link, t, tx, STREAM_BYTES, 31)
     assert link.ethtool_stats()["rx_bytes"] > e_restart["rx_bytes"]
     assert guest_link_state(link) == before
     assert before["link"] == VBUS_PCI_LINK_RUN and before["carrier"] == "1"

@@ -18,13 +18,14 @@ Checks kernel-patches/6.1 (make check-kernel-patches runs this):
                  git am gives the same files
   4. headers     make headers; every vbus uapi header compiles on its own
                  with -std=c90 -Wall -Werror, like the kernel's header test
-                 and 'make defconfig kvm_guest.config alacrityvm.config'
-                 works in the patched tree
-  5. build =m    defconfig + kvm_guest.config + alacrityvm.config,
-                 modules_prepare, then drivers/vbus/ and vbus_enet.o
+                 and 'make defconfig kvm_guest.config alacrityvm.config
+                 alacrityvm_host.config' works in the patched tree
+  5. build =m    defconfig + kvm_guest.config + alacrityvm.config +
+                 alacrityvm_host.config, modules_prepare, then
+                 drivers/vbus/ (vbus_pci, vbus_host) and vbus_enet.o
                  compiled as modules with W=1; any warning fails (defconfig
                  sets CONFIG_WERROR, and the log is searched too)
-  6. build =y    the same with both drivers built in
+  6. build =y    the same with the drivers (and tun) built in
 
 The pristine tree and the object directory are cached under
 build/kernel-patches/ (a clean build/ works, it just takes longer); the
@@ -77,7 +78,7 @@ regen=$W/regenerated
 rm -rf "$regen"
 "$KP_DIR/generate.sh" -o "$regen" 2>"$LOGS/generate.log" ||
 	die "generate.sh failed: $(cat "$LOGS/generate.log")"
-grep 'warning' "$LOGS/generate.log" >&2 || true	# e.g. modules/host/ not in it
+grep 'warning' "$LOGS/generate.log" >&2 || true
 if ! diff -ru "$KP_SERIES_DIR" "$regen" >"$LOGS/drift.diff"; then
 	head -n 60 "$LOGS/drift.diff" >&2
 	die "kernel-patches/6.1 is stale: modules/ or kernel-patches/src changed." \
@@ -108,7 +109,9 @@ step apply
 fresh_tree "$SRC_TREE" >"$LOGS/quilt.log"
 [[ -f $SRC_TREE/drivers/vbus/Kconfig ]] || die "the tree was not patched"
 # Built in, vbus_enet's initcall must run after the bus is registered.
-vbus_line=$(grep -n '+= vbus/$' "$SRC_TREE/drivers/Makefile" | cut -d: -f1)
+# shellcheck disable=SC2016 # $(CONFIG_...) is make syntax
+vbus_line=$(grep -n '^obj-$(CONFIG_VBUS_PCI)[[:space:]]*+= vbus/$' \
+	"$SRC_TREE/drivers/Makefile" | cut -d: -f1)
 net_line=$(grep -n '^obj-y[[:space:]]*+= net/$' "$SRC_TREE/drivers/Makefile" |
 	cut -d: -f1)
 if [[ -z $vbus_line || -z $net_line ]] || ((vbus_line > net_line)); then
@@ -122,7 +125,8 @@ git init -q "$am"
 mapfile -t touched < <(cat "$KP_SERIES_DIR"/*.patch |
 	sed -n 's|^--- a/||p' | sort -u)
 for f in "${touched[@]}"; do
-	install -D -m 0644 "$KP_PRISTINE/$f" "$am/$f"
+	# a file an earlier patch creates (drivers/vbus/Kconfig) is not there
+	[[ ! -f $KP_PRISTINE/$f ]] || install -D -m 0644 "$KP_PRISTINE/$f" "$am/$f"
 done
 (
 	cd "$am"
@@ -161,9 +165,10 @@ done
 step "make alacrityvm.config"
 cfg_obj=$W/obj-config
 make -s -C "$SRC_TREE" O="$cfg_obj" defconfig kvm_guest.config \
-	alacrityvm.config >"$LOGS/config-target.log" 2>&1 ||
-	die "make defconfig kvm_guest.config alacrityvm.config failed"
-for want in CONFIG_VBUS_PCI=m CONFIG_VBUS_ENET=m; do
+	alacrityvm.config alacrityvm_host.config >"$LOGS/config-target.log" 2>&1 ||
+	die "make defconfig kvm_guest.config alacrityvm.config" \
+		"alacrityvm_host.config failed"
+for want in CONFIG_VBUS_PCI=m CONFIG_VBUS_ENET=m CONFIG_VBUS_HOST=m; do
 	grep -qx "$want" "$cfg_obj/.config" ||
 		die "'make alacrityvm.config' did not give $want"
 done
@@ -174,10 +179,13 @@ for mode in m y; do
 	log=$LOGS/build-$mode.log
 	kmake -s defconfig >"$log" 2>&1
 	frags=("$SRC_TREE/kernel/configs/kvm_guest.config" \
-		"$KP_SERIES_DIR/alacrityvm.config")
+		"$KP_SERIES_DIR/alacrityvm.config" \
+		"$KP_SERIES_DIR/alacrityvm_host.config")
 	if [[ $mode == y ]]; then
-		sed 's/^\(CONFIG_VBUS_[A-Z_]*\)=m$/\1=y/' \
-			"$KP_SERIES_DIR/alacrityvm.config" >"$W/builtin.config"
+		# vbus_host =y needs tun =y (depends on TUN)
+		sed -n 's/^\(CONFIG_\(VBUS_[A-Z_]*\|TUN\)\)=m$/\1=y/p' \
+			"$KP_SERIES_DIR/alacrityvm.config" \
+			"$KP_SERIES_DIR/alacrityvm_host.config" >"$W/builtin.config"
 		frags+=("$W/builtin.config")
 	fi
 	(cd "$SRC_TREE" && scripts/kconfig/merge_config.sh -m -O "$OBJ" \
@@ -221,6 +229,10 @@ for mode in m y; do
 		grep -qx 'license=GPL' "$W/mi" || die "vbus_enet.o: no module license"
 		grep -q 'DMODULE' "$OBJ/drivers/net/.vbus_enet.o.cmd" ||
 			die "vbus_enet.o was not compiled as a module"
+		modinfo "$OBJ/drivers/vbus/vbus_host.o" >"$W/mi"
+		grep -qx 'license=GPL' "$W/mi" || die "vbus_host.o: no module license"
+		grep -q 'DMODULE' "$OBJ/drivers/vbus/.vbus_host.o.cmd" ||
+			die "vbus_host.o was not compiled as a module"
 	else
 		# both objects in the directory's built-in archive, built-in .modinfo
 		ar t "$OBJ/drivers/vbus/built-in.a" >"$W/ar"
@@ -233,6 +245,9 @@ for mode in m y; do
 			die "vbus_enet.o was not compiled as built-in code"
 		! grep -q 'DMODULE' "$OBJ/drivers/net/.vbus_enet.o.cmd" ||
 			die "vbus_enet.o was compiled as a module"
+		modinfo "$OBJ/drivers/vbus/vbus_host.o" >"$W/mi"
+		grep -qx 'vbus_host.license=GPL' "$W/mi" ||
+			die "vbus_host.o was not compiled as built-in code"
 	fi
 	info "=$mode: $(grep -cE '^  CC' "$blog") objects compiled with W=1, 0 warnings"
 done

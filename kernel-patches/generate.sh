@@ -10,7 +10,8 @@ usage() {
 usage: ${0##*/} [-o DIR] [-k TREE]
 
 Write the AlacrityVM patch series for Linux 6.1 (git format-patch files,
-a quilt 'series' file and alacrityvm.config) generated from modules/
+a quilt 'series' file, alacrityvm.config and alacrityvm_host.config)
+generated from modules/
 into DIR, replacing what was there.  The output is byte-for-byte
 reproducible: fixed author and dates, no git version in it.
 
@@ -58,8 +59,8 @@ SRC=$KP_DIR/src
 # Anything the generator does not know how to place is an error, so a new
 # module, source or header cannot silently go missing from the series.
 
-kbuild_value() { # VAR: the right-hand side of "VAR +=" / "VAR :=" lines
-	sed -n -E "s/^$1[[:space:]]*[:+]?=[[:space:]]*//p" "$GUEST/Kbuild" |
+kbuild_value() { # VAR [KBUILD]: the right-hand side of "VAR +=" / "VAR :="
+	sed -n -E "s/^$1[[:space:]]*[:+]?=[[:space:]]*//p" "${2:-$GUEST/Kbuild}" |
 		tr -s ' \t\n' ' ' | sed 's/ $//'
 }
 
@@ -89,10 +90,18 @@ for f in "$UAPI"/*.h; do
 		die "modules/include/uapi/linux/${f##*/} is not a vbus*.h header"
 	uapi_headers+=("${f##*/}")
 done
-if compgen -G "$MOD/host/*.c" >/dev/null || [[ -f $MOD/host/Kbuild ]]; then
-	info "warning: modules/host/ has sources, but the series has no host" \
-		"patch yet (see docs/kernel-patches.md)"
-fi
+HOST=$MOD/host
+[[ $(kbuild_value obj-m "$HOST/Kbuild") == vbus_host.o ]] ||
+	die "modules/host/Kbuild builds '$(kbuild_value obj-m "$HOST/Kbuild")';" \
+		"the series knows only vbus_host.o: add a patch for the new module"
+[[ -z $(kbuild_value vbus_host-y "$HOST/Kbuild") ]] ||
+	die "vbus_host became a multi-file module: teach ${0##*/} its objects"
+placed[host/vbus_host.c]=drivers/vbus/vbus_host.c
+for f in "$HOST"/*.c "$HOST"/*.h; do
+	[[ -e $f ]] || continue
+	[[ -n ${placed[host/${f##*/}]:-} ]] ||
+		die "modules/host/${f##*/} has no place in the series"
+done
 
 # --- a scratch git repository holding only the files the series touches ---
 
@@ -262,7 +271,17 @@ place "$SRC/alacrityvm.config" kernel/configs/alacrityvm.config
 maintainers_add kernel/configs/alacrityvm.config
 commit "$SRC/messages/4-config.txt"
 
-# A host module patch (modules/host/) goes here, as patch 5, when it exists.
+# 5: vbus_host, the in-kernel venet backend (the host's module; it needs
+# tun, not vbus_pci, so drivers/ also descends into vbus/ for it)
+place_source host/vbus_host.c
+insert drivers/vbus/Kconfig "endmenu" "$SRC/drivers/vbus/Kconfig.vbus_host"
+# shellcheck disable=SC2016
+printf 'obj-$(CONFIG_VBUS_HOST) += vbus_host.o\n' >>"$repo/drivers/vbus/Makefile"
+printf '%s\n' "obj-\$(CONFIG_VBUS_HOST)		+= vbus/" >"$tmp/makefile"
+insert drivers/Makefile "obj-\$(CONFIG_VBUS_PCI)		+= vbus/" "$tmp/makefile" after
+place "$SRC/alacrityvm_host.config" kernel/configs/alacrityvm_host.config
+maintainers_add kernel/configs/alacrityvm_host.config
+commit "$SRC/messages/5-vbus_host.txt"
 
 # --- write the series -------------------------------------------------------
 
@@ -273,13 +292,15 @@ g format-patch -q -o "$new" --no-signature --zero-commit --no-numbered \
 	--no-renames --diff-algorithm=myers --abbrev=12 --stat=80 \
 	--stat-graph-width=40 --summary --no-color "$base"..HEAD
 {
-	printf '# AlacrityVM guest drivers for Linux 6.1, generated from\n'
+	printf '# AlacrityVM drivers for Linux 6.1, generated from\n'
 	printf '# modules/ by kernel-patches/generate.sh: do not edit.\n'
 	(cd "$new" && ls -- *.patch)
 } >"$new/series"
 install -m 0644 "$SRC/alacrityvm.config" "$new/alacrityvm.config"
+install -m 0644 "$SRC/alacrityvm_host.config" "$new/alacrityvm_host.config"
 
 mkdir -p "$out"
-rm -f "$out"/*.patch "$out/series" "$out/alacrityvm.config"
+rm -f "$out"/*.patch "$out/series" "$out/alacrityvm.config" \
+	"$out/alacrityvm_host.config"
 cp "$new"/* "$out"/
 info "wrote $(grep -vc '^#' "$out/series") patches to $out"

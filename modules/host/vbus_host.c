@@ -43,6 +43,7 @@
 #include <linux/poll.h>
 #include <linux/sched.h>
 #include <linux/shmem_fs.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/socket.h>
 #include <linux/u64_stats_sync.h>
@@ -54,8 +55,8 @@
 #include <linux/vmalloc.h>
 
 #define VBUS_HOST_MAX_ENTRIES	4096		/* as QueueView::kMaxEntries */
-#define VBUS_HOST_MAX_BUF	(1U << 20)	/* as QueueView::kMaxBufSize */
-#define VBUS_HOST_MAX_REGION	(1ULL << 32)	/* bytes */
+#define VBUS_HOST_MAX_BUF	SZ_1M		/* as QueueView::kMaxBufSize */
+#define VBUS_HOST_MAX_REGION	SZ_4G		/* bytes */
 #define VBUS_HOST_MAX_POLL_US	10000
 #define VBUS_HOST_HDR_LEN	((u32)sizeof(struct vbus_venet_hdr))
 #define VBUS_HOST_ETH_HLEN	14

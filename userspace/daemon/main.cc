@@ -136,10 +136,13 @@ int main(int argc, char** argv) {
   }
 
   if (options.takeover) {
-    spdlog::critical(
-        "--takeover (service-level hand-over) is not implemented yet; restart through systemd's "
-        "FD store, or use --handover-listen/--takeover-from in legacy mode");
-    return 1;
+    if (options.legacy() || !takeover.from.empty()) {
+      spdlog::critical(
+          "--takeover takes a service (config file and control socket) over; in legacy mode use "
+          "--takeover-from PATH");
+      return 2;
+    }
+    so.takeover = true;
   }
   if (!takeover.from.empty()) {
     return avm::takeover_main(takeover, signals.get());
@@ -178,7 +181,10 @@ int main(int argc, char** argv) {
   handover.reset();
   // Under systemd a stop keeps the guests: every instance goes to the FD
   // store for the next start (docs/handover.md); else a host RESET.
-  if (service.save_to_fdstore()) {
+  // After a hand-over (--takeover) another process serves them all.
+  if (service.handed_over()) {
+    spdlog::info("handed over; no RESET");
+  } else if (service.save_to_fdstore()) {
     spdlog::info("instances kept in the FD store; no RESET");
   }
   service.stop();

@@ -21,7 +21,8 @@ std::optional<int> parse_options(int argc, char** argv, DaemonOptions& out) {
   app.add_option("--state-dir", out.state_dir, "where API-created objects are kept");
   app.add_flag("--check-config", out.check_config, "validate the configuration file and exit");
   app.add_flag("--takeover", out.takeover,
-               "take the instances of the daemon on the control socket over without resetting "
+               "take every instance and the control socket over from the running daemon (same "
+               "config; it listens on handover.sock next to the control socket) without resetting "
                "their guests");
   app.add_option("--socket", out.config.socket_path,
                  "legacy mode: one instance \"default\" on this UNIX socket QEMU connects to "

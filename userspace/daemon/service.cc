@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <thread>
 
 #include "daemon/instance_handover.h"
 #include "daemon/methods.h"
@@ -113,17 +115,24 @@ void Service::open_control() {
   rc.group = settings().control_group;
   rc.max_request_bytes = settings().max_request_bytes;
   rc.max_connections = settings().max_connections;
-  auto server = rpc::Server::create(rc, [this](std::string_view line, const rpc::Caller& c) {
+  auto handler = [this](std::string_view line, const rpc::Caller& c) {
     return dispatcher_.handle_line(line, c);
-  });
+  };
+  // Taken over: the old process's listener, with whatever waits in its
+  // backlog; clients never find the socket missing.
+  auto server = adopted_control_ ? rpc::Server::adopt(rc, handler, std::move(adopted_control_->fd),
+                                                      adopted_control_->dev, adopted_control_->ino)
+                                 : rpc::Server::create(rc, handler);
+  const bool adopted = adopted_control_.has_value();
+  adopted_control_.reset();
   if (!server) {
     throw std::runtime_error("control socket " + rc.path + ": " + server.error().message);
   }
   control_ = std::move(*server);
   auto ok = loop_->add(control_->fd(), EPOLLIN, [this](uint32_t) { control_->handle_events(); });
   AVM_CHECK(ok.has_value());
-  spdlog::info("control socket {} (group {}, max {} connections)", rc.path, rc.group,
-               rc.max_connections);
+  spdlog::info("control socket {}{} (group {}, max {} connections)", rc.path,
+               adopted ? " (taken over)" : "", rc.group, rc.max_connections);
 }
 
 void Service::open_metrics() {
@@ -132,6 +141,12 @@ void Service::open_metrics() {
     return;
   }
   auto server = metrics::Server::create(m.listen, [this] { return metric_families(*this); });
+  // Taken over: the old process closes its listener once we serve, a
+  // moment after the hand-over; bind again until then (up to 10 s).
+  for (int tries = 0; options_.takeover && !server && tries < 1000; tries++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    server = metrics::Server::create(m.listen, [this] { return metric_families(*this); });
+  }
   if (!server) {
     throw std::runtime_error("metrics " + m.listen + ": " + server.error().message);
   }
@@ -152,7 +167,12 @@ Status Service::start() {
   if (options_.control && !dir.empty() && ::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) {
     return errno_error("mkdir " + dir);
   }
-  if (auto ok = adopt_fdstore(); !ok) {
+  if (options_.takeover) {
+    // Nothing is ours yet if this fails: the old daemon serves on.
+    if (auto ok = take_over(); !ok) {
+      return ok;
+    }
+  } else if (auto ok = adopt_fdstore(); !ok) {
     spdlog::error("{} (starting afresh)", ok.error().message);
   }
   if (options_.legacy_instance) {
@@ -173,8 +193,13 @@ Status Service::start() {
   try {
     if (options_.control) {
       open_control();
+      if (!options_.legacy_instance) {
+        open_handover();
+      }
     }
-    open_metrics();
+    if (!options_.takeover) {
+      open_metrics();  // taken over: in run(), once the instances serve
+    }
   } catch (const std::runtime_error& e) {
     return make_error(EADDRINUSE, e.what());
   }
@@ -234,6 +259,16 @@ Status Service::run(int signal_fd) {
     }
   }
   threads_started_ = true;
+  if (options_.takeover) {
+    // The old process closes its metrics listener a moment after the
+    // hand-over; open_metrics() waits for it.  The instances are ours
+    // now: a failure here must not stop them.
+    try {
+      open_metrics();
+    } catch (const std::runtime_error& e) {
+      spdlog::error("{}", e.what());
+    }
+  }
   if (signal_fd >= 0) {
     if (auto ok =
             loop_->add(signal_fd, EPOLLIN, [this, signal_fd](uint32_t) { on_signal(signal_fd); });
@@ -254,6 +289,7 @@ Status Service::run(int signal_fd) {
 }
 
 void Service::stop() {
+  close_handover();
   if (control_) {
     loop_->remove(control_->fd());
     control_.reset();

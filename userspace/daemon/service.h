@@ -24,7 +24,9 @@
 #include "daemon/instance.h"
 #include "daemon/spec.h"
 #include "daemon/state_store.h"
+#include "handover/fd_bundle.h"
 #include "lib/error.h"
+#include "lib/unique_fd.h"
 #include "rpc/dispatcher.h"
 #include "rpc/protocol.h"
 #include "rpc/server.h"
@@ -48,7 +50,14 @@ struct ServiceOptions {
   std::optional<DeviceSpec> legacy_device;
   mode_t legacy_socket_mode = 0600;
   unsigned max_clients = 16;  // QEMU processes per instance
+  // --takeover: start by taking every instance and the control socket
+  // over from the daemon listening on handover_socket() (service_handover.cc).
+  bool takeover = false;
 };
+
+// The hand-over socket of a service whose control socket is @control_socket:
+// "handover.sock" next to it.
+std::string handover_socket_path(const std::string& control_socket);
 
 class Service {
  public:
@@ -70,6 +79,9 @@ class Service {
   // systemd's FD store and let go without a RESET (service_fdstore.cc).
   // false: nothing saved, every instance serves on (stop() resets them).
   bool save_to_fdstore();
+  // Another process (`alacrityvmd --takeover`) serves every instance and
+  // the control socket now; run() has returned, nothing is left to stop.
+  bool handed_over() const { return handed_over_; }
 
   // --- operations (the JSON-RPC methods call these) -------------------
   rpc::Outcome<void> create_instance(const InstanceSpec& spec);
@@ -121,6 +133,24 @@ class Service {
   // not serving until a config object or state.json claims it by name
   // and socket; the rest is reset after start.
   Status adopt_fdstore();
+  // Shared by the FD store and the hand-over (service_fdstore.cc): every
+  // instance exported into one package ({"instances": [...]}; on failure
+  // the exported ones serve again and @exported is empty), what to do
+  // with them afterwards, and the taking side's adoption into adopted_.
+  Result<handover::Package> export_instances(std::vector<Instance*>& exported);
+  static void resume_exported(std::vector<Instance*>& exported);
+  void abandon_exported(std::vector<Instance*>& exported);
+  Status adopt_instances(handover::Package& p, const std::string& from);
+  void discard_adopted();
+  // The hand-over (service_handover.cc): the old side listens on
+  // handover_socket() and gives on the service thread; the new side
+  // (--takeover) takes in start().
+  std::string handover_socket() const;
+  void open_handover();
+  void close_handover();
+  void on_handover();
+  void let_go();
+  Status take_over();
   std::unique_ptr<Instance> take_adopted(const std::string& name, const std::string& socket);
   void drop_unclaimed();
   void apply_config_objects();
@@ -143,6 +173,19 @@ class Service {
   bool threads_started_ = false;
   std::map<std::string, std::unique_ptr<Instance>> adopted_;
   std::set<std::string> resumed_;  // adopted: resume(), not start()
+  // Hand-over: our listener (and its file's identity), the control
+  // socket received from the old process, whether we handed over.
+  UniqueFd handover_fd_;
+  dev_t handover_dev_ = 0;
+  ino_t handover_ino_ = 0;
+  struct AdoptedControl {
+    UniqueFd fd;
+    std::string path;
+    dev_t dev = 0;
+    ino_t ino = 0;
+  };
+  std::optional<AdoptedControl> adopted_control_;
+  bool handed_over_ = false;
 };
 
 }  // namespace avm

@@ -2,7 +2,8 @@
 // Keeping every instance across a service restart in systemd's FD store
 // (docs/handover.md): save_to_fdstore() on SIGTERM under a service
 // manager instead of a host RESET, adopt_fdstore() at start, before the
-// config objects and state.json are applied.
+// config objects and state.json are applied.  The export and adoption of
+// the instances are shared with the hand-over (service_handover.cc).
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
@@ -12,6 +13,39 @@
 #include "handover/fd_store.h"
 
 namespace avm {
+
+Status Service::adopt_instances(handover::Package& p, const std::string& from) {
+  auto list = handover::get_array(p.state, "instances");
+  if (!list) {
+    return tl::unexpected(list.error());
+  }
+  std::map<std::string, std::unique_ptr<Instance>> adopted;
+  for (const nlohmann::json& s : **list) {
+    auto inst = InstanceHandover::adopt(s, p.fds);
+    if (!inst || adopted.contains((*inst)->config().name)) {
+      if (inst) {
+        InstanceHandover::abandon(**inst);
+      }
+      for (auto& [name, i] : adopted) {
+        InstanceHandover::abandon(*i);
+      }
+      return inst ? make_error(EINVAL, from + ": instance " + (*inst)->config().name + " twice")
+                  : make_error(inst.error().code, from + ": " + inst.error().message);
+    }
+    const std::string name = (*inst)->config().name;
+    adopted[name] = std::move(*inst);
+  }
+  spdlog::info("{}: {} instances adopted", from, adopted.size());
+  adopted_ = std::move(adopted);
+  return {};
+}
+
+void Service::discard_adopted() {
+  for (auto& [name, inst] : adopted_) {
+    InstanceHandover::abandon(*inst);
+  }
+  adopted_.clear();
+}
 
 Status Service::adopt_fdstore() {
   // NOLINTNEXTLINE(concurrency-mt-unsafe): main thread, nobody sets the environment
@@ -25,26 +59,7 @@ Status Service::adopt_fdstore() {
   if (!got->package) {
     return {};
   }
-  handover::Package& p = *got->package;
-  auto list = handover::get_array(p.state, "instances");
-  if (!list) {
-    return tl::unexpected(list.error());
-  }
-  std::map<std::string, std::unique_ptr<Instance>> adopted;
-  for (const nlohmann::json& s : **list) {
-    auto inst = InstanceHandover::adopt(s, p.fds);
-    if (!inst) {
-      for (auto& [name, i] : adopted) {
-        InstanceHandover::abandon(*i);
-      }
-      return make_error(inst.error().code, "FD store: " + inst.error().message);
-    }
-    const std::string name = (*inst)->config().name;
-    adopted[name] = std::move(*inst);
-  }
-  spdlog::info("FD store: {} instances adopted", adopted.size());
-  adopted_ = std::move(adopted);
-  return {};
+  return adopt_instances(*got->package, "FD store");
 }
 
 std::unique_ptr<Instance> Service::take_adopted(const std::string& name,
@@ -60,7 +75,7 @@ std::unique_ptr<Instance> Service::take_adopted(const std::string& name,
 
 void Service::drop_unclaimed() {
   for (auto& [name, inst] : adopted_) {
-    spdlog::warn("FD store: instance {} is no longer configured; resetting it", name);
+    spdlog::warn("instance {} (handed over) is no longer configured; resetting it", name);
     if (InstanceHandover::resume(*inst)) {
       inst->stop();
     } else {
@@ -70,43 +85,59 @@ void Service::drop_unclaimed() {
   adopted_.clear();
 }
 
+Result<handover::Package> Service::export_instances(std::vector<Instance*>& exported) {
+  handover::Package p;
+  p.state = {{"instances", nlohmann::json::array()}};
+  exported.clear();
+  for (auto& [name, e] : instances_) {
+    // On failure export_state() has resumed this one already.
+    auto state = InstanceHandover::export_state(*e.inst, p.fds);
+    if (!state) {
+      resume_exported(exported);
+      return make_error(state.error().code, name + ": " + state.error().message);
+    }
+    p.state["instances"].push_back(std::move(*state));
+    exported.push_back(e.inst.get());
+  }
+  return p;
+}
+
+void Service::resume_exported(std::vector<Instance*>& exported) {
+  for (Instance* i : exported) {
+    if (auto ok = InstanceHandover::resume(*i); !ok) {
+      spdlog::critical("{}: cannot serve again: {}", i->config().name, ok.error().message);
+    }
+  }
+  exported.clear();
+}
+
+void Service::abandon_exported(std::vector<Instance*>& exported) {
+  for (Instance* i : exported) {
+    InstanceHandover::abandon(*i);
+  }
+  exported.clear();
+  instances_.clear();
+}
+
 bool Service::save_to_fdstore() {
   // NOLINTNEXTLINE(concurrency-mt-unsafe): main thread, nobody sets the environment
   if (std::getenv("NOTIFY_SOCKET") == nullptr || instances_.empty()) {
     return false;
   }
-  handover::Package p;
-  p.state = {{"instances", nlohmann::json::array()}};
   std::vector<Instance*> exported;
-  bool ok = true;
-  for (auto& [name, e] : instances_) {
-    auto state = InstanceHandover::export_state(*e.inst, p.fds);
-    if (!state) {
-      spdlog::error("FD store: {}: {}", name, state.error().message);
-      ok = false;
-      break;
-    }
-    p.state["instances"].push_back(std::move(*state));
-    exported.push_back(e.inst.get());
-  }
-  if (ok) {
-    if (auto saved = handover::fdstore_save(p); !saved) {
-      spdlog::error("FD store: {}", saved.error().message);
-      ok = false;
-    }
-  }
-  if (!ok) {
-    for (Instance* i : exported) {
-      (void)InstanceHandover::resume(*i);
-    }
+  auto p = export_instances(exported);
+  if (!p) {
+    spdlog::error("FD store: {}", p.error().message);
     return false;
   }
-  for (Instance* i : exported) {
-    InstanceHandover::abandon(*i);
+  if (auto saved = handover::fdstore_save(*p); !saved) {
+    spdlog::error("FD store: {}", saved.error().message);
+    resume_exported(exported);
+    return false;
   }
-  instances_.clear();
+  abandon_exported(exported);
   spdlog::info("FD store: {} instances and {} fds kept for the next start",
-               p.state["instances"].size(), p.fds.size());
+               p->state["instances"].size(), p->fds.size());
   return true;
 }
 

@@ -95,7 +95,8 @@ rpc::Outcome<void> Service::create_instance(const InstanceSpec& spec) {
     }
   }
   if (auto adopted = take_adopted(spec.name, ic.socket_path)) {
-    spdlog::info("instance {} continues from the FD store", spec.name);
+    spdlog::info("instance {} continues from the {}", spec.name,
+                 options_.takeover ? "previous process" : "FD store");
     resumed_.insert(spec.name);
     instances_[spec.name] = InstanceEntry{spec, std::move(adopted)};
     return {};

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-// Hand-over for the legacy single-instance mode (docs/handover.md), until
-// the service-level flow (`--takeover` through the control socket,
-// systemd's FD store) is wired in the service:
+// Hand-over for the legacy single-instance mode (docs/handover.md; a
+// service hands over with `--takeover`, service_handover.cc, or through
+// systemd's FD store, service_fdstore.cc):
 //
 //   old:  alacrityvmd --foreground --socket S ... --handover-listen H
 //   new:  alacrityvmd --foreground --takeover-from H

@@ -53,10 +53,35 @@ Result<std::unique_ptr<Server>> Server::create(const ServerConfig& config, LineH
   }
   std::unique_ptr<Server> s(new Server(config, std::move(handler), std::move(ep)));
   s->listener_ = std::move(*listener);
+  return finish(std::move(s), true);
+}
+
+Result<std::unique_ptr<Server>> Server::adopt(const ServerConfig& config, LineHandler handler,
+                                              UniqueFd listen_fd, dev_t dev, ino_t ino) {
+  UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
+  if (!ep) {
+    return errno_error("epoll_create1");
+  }
+  auto listener = ivshmem::ListenSocket::adopt(std::move(listen_fd), config.path, dev, ino);
+  if (!listener) {
+    return tl::unexpected(listener.error());
+  }
+  // Again, so that connecting clients see our pid in SO_PEERCRED (the
+  // kernel records the caller of listen()); the backlog stays.
+  if (::listen(listener->fd(), kBacklog) < 0) {
+    return errno_error("listen " + config.path);
+  }
+  std::unique_ptr<Server> s(new Server(config, std::move(handler), std::move(ep)));
+  s->listener_ = std::move(*listener);
+  return finish(std::move(s), false);
+}
+
+Result<std::unique_ptr<Server>> Server::finish(std::unique_ptr<Server> s, bool chgrp) {
+  const ServerConfig& config = s->config_;
   if (!config.group.empty()) {
     if (auto gid = lookup_group(config.group)) {
       s->group_gid_ = *gid;
-      if (::chown(config.path.c_str(), static_cast<uid_t>(-1), *gid) < 0) {
+      if (chgrp && ::chown(config.path.c_str(), static_cast<uid_t>(-1), *gid) < 0) {
         return errno_error("chgrp " + config.group + " " + config.path);
       }
     } else {
@@ -73,7 +98,7 @@ Result<std::unique_ptr<Server>> Server::create(const ServerConfig& config, LineH
   return s;
 }
 
-void Server::close() {
+void Server::close_connections() {
   for (auto& [fd, c] : conns_) {
     (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
   }
@@ -81,7 +106,24 @@ void Server::close() {
   if (listener_.fd() >= 0) {
     (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, listener_.fd(), nullptr);
   }
+}
+
+void Server::close() {
+  close_connections();
   listener_.close();
+}
+
+size_t Server::quiet_connections() const {
+  size_t n = 0;
+  for (const auto& [fd, c] : conns_) {
+    n += c->in.empty() && c->out.empty() && !c->closing && !c->dead ? 1 : 0;
+  }
+  return n;
+}
+
+void Server::release() {
+  close_connections();
+  listener_.release();
 }
 
 bool Server::allowed(int sock, const Caller& caller) const {

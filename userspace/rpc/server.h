@@ -55,6 +55,12 @@ class Server {
       std::function<std::optional<std::string>(std::string_view line, const Caller& caller)>;
 
   static Result<std::unique_ptr<Server>> create(const ServerConfig& config, LineHandler handler);
+  // Hand-over: the listening socket another process created for
+  // config.path (its file's @dev/@ino, as listen_dev()/listen_ino() told
+  // that process).  Connections waiting in its backlog are served here;
+  // listen() is called again so that SO_PEERCRED names this process.
+  static Result<std::unique_ptr<Server>> adopt(const ServerConfig& config, LineHandler handler,
+                                               UniqueFd listen_fd, dev_t dev, ino_t ino);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -63,10 +69,22 @@ class Server {
   void handle_events();
   // Closes every connection and the listener (its file is removed).
   void close();
+  // Hand-over done: closes every connection and our copy of the listener
+  // but keeps its file (another process serves it now).
+  void release();
+
+  // The listener, for a hand-over (borrowed; -1 once closed).
+  int listen_fd() const { return listener_.fd(); }
+  dev_t listen_dev() const { return listener_.dev(); }
+  ino_t listen_ino() const { return listener_.ino(); }
 
   const ServerConfig& config() const { return config_; }
   const ServerStats& stats() const { return stats_; }
   size_t connections() const { return conns_.size(); }
+  // Connections with nothing received and nothing to send: a client that
+  // has connected but whose request has not arrived yet (or one that
+  // keeps an idle connection open).
+  size_t quiet_connections() const;
 
  private:
   struct Conn {
@@ -80,6 +98,9 @@ class Server {
   };
 
   Server(ServerConfig config, LineHandler handler, UniqueFd epoll);
+  // create()/adopt() after the listener is set: group, epoll.
+  static Result<std::unique_ptr<Server>> finish(std::unique_ptr<Server> s, bool chgrp);
+  void close_connections();
   void accept_all();
   bool allowed(int sock, const Caller& caller) const;
   void read_from(Conn& c);

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0
+// The service hand-over (service_handover.cc) in-process: one Service
+// serving on its own thread, a second one started with `takeover` taking
+// every instance and the control socket over; and a takeover with nobody
+// to take over from.  The data path across a hand-over is the system
+// test's (tests/system/test_daemon_service_handover.py).
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "daemon/service.h"
+
+namespace avm {
+namespace {
+
+using rpc::Json;
+
+TEST(HandoverSocketPath, NextToTheControlSocket) {
+  EXPECT_EQ(handover_socket_path("/run/alacrityvm/control.sock"), "/run/alacrityvm/handover.sock");
+  EXPECT_EQ(handover_socket_path("/tmp/x/ctl"), "/tmp/x/handover.sock");
+  EXPECT_EQ(handover_socket_path("control.sock"), "handover.sock");
+}
+
+// One request line on a new connection to @path; its answer ("" if none).
+std::string ask(const std::string& path, const std::string& line) {
+  const int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+  std::string out;
+  timeval tv{10, 0};
+  ::setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&  // NOLINT
+      ::write(s, line.data(), line.size()) == static_cast<ssize_t>(line.size())) {
+    char buf[4096];
+    ssize_t n = 0;
+    while (out.find('\n') == std::string::npos && (n = ::read(s, buf, sizeof buf)) > 0) {
+      out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(s);
+  return out;
+}
+
+class ServiceHandoverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/avm-sho-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    opts_.config.daemon.control_socket = dir_ + "/control.sock";
+    opts_.config.daemon.state_dir = dir_ + "/state";
+    opts_.config.daemon.max_region_size = uint64_t{8} << 20;
+    InstanceSpec cfg;
+    cfg.name = "cfg1";
+    cfg.region_size = uint64_t{1} << 20;
+    cfg.vectors = 2;
+    cfg.origin = Origin::kConfig;
+    opts_.config.instances.push_back(cfg);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string dir_;
+  ServiceOptions opts_;
+};
+
+TEST_F(ServiceHandoverTest, EveryInstanceAndTheControlSocketMove) {
+  Service old(opts_);
+  ASSERT_TRUE(old.start());
+  const std::string control = dir_ + "/control.sock";
+  const std::string api =
+      R"({"jsonrpc":"2.0","id":1,"method":"instance.create","params":{"name":"vm2","region_size":"1M","vectors":2}})";
+  ASSERT_NE(old.dispatcher().handle_line(api, rpc::Caller{1, 0, 0})->find("result"),
+            std::string::npos);
+  struct stat before {};
+  ASSERT_EQ(::stat(control.c_str(), &before), 0);
+  ASSERT_TRUE(std::filesystem::exists(dir_ + "/handover.sock"));
+  std::thread serving([&] { ASSERT_TRUE(old.run(-1)); });
+
+  ServiceOptions o = opts_;
+  o.takeover = true;
+  Service next(o);
+  auto started = next.start();
+  serving.join();  // the old loop stops once it has handed over
+  ASSERT_TRUE(started) << started.error().message;
+  EXPECT_TRUE(old.handed_over());
+  EXPECT_TRUE(old.instance_names().empty());
+  EXPECT_EQ(next.instance_names(), (std::vector<std::string>{"cfg1", "vm2"}));
+  ASSERT_NE(next.instance("vm2"), nullptr);
+
+  // The same socket file, served by the new service.
+  struct stat after {};
+  ASSERT_EQ(::stat(control.c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino);
+  old.stop();  // finds nothing to stop; the files stay
+  ASSERT_TRUE(std::filesystem::exists(control));
+  ASSERT_TRUE(std::filesystem::exists(dir_ + "/handover.sock"));
+  std::thread serving_next([&] { ASSERT_TRUE(next.run(-1)); });
+  const std::string answer = ask(control, R"({"jsonrpc":"2.0","id":7,"method":"instance.list"})"
+                                          "\n");
+  next.request_stop();
+  serving_next.join();
+  EXPECT_NE(answer.find("\"vm2\""), std::string::npos) << answer;
+  EXPECT_NE(answer.find("\"cfg1\""), std::string::npos) << answer;
+  next.stop();
+  EXPECT_FALSE(std::filesystem::exists(control));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/handover.sock"));
+}
+
+TEST_F(ServiceHandoverTest, TakeoverWithoutADaemonFails) {
+  opts_.takeover = true;
+  Service s(opts_);
+  auto started = s.start();
+  ASSERT_FALSE(started);
+  EXPECT_NE(started.error().message.find("no alacrityvmd takes hand-over requests on " + dir_ +
+                                         "/handover.sock"),
+            std::string::npos)
+      << started.error().message;
+  EXPECT_TRUE(s.instance_names().empty());
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/control.sock"));
+}
+
+}  // namespace
+}  // namespace avm

@@ -23,6 +23,15 @@
 //                                               instance of alacrityvmd at S,
 //                                               opens its first venet device
 //                                               and pings as above
+//   avm-kvhost link --socket S [--count N]      as client, around a host link
+//                  [--vectors V]                down and up (avmctl link) the
+//                                               test drives: N round trips,
+//                                               "WAIT carrier=down"; once the
+//                                               config area says down, 20
+//                                               requests that must go nowhere
+//                                               (down_replies), "WAIT
+//                                               carrier=up"; once up, N round
+//                                               trips again
 //
 // Output: "key=value ..." lines; the last is "RESULT ok" or "RESULT fail:
 // reason" (exit status 0 / 1).  The TAP is avmk0 with 10.77.0.1/24; the
@@ -282,6 +291,47 @@ class Harness {
     }
   }
 
+  // The host link as the config area shows it (what a driver's carrier is).
+  bool carrier() const { return (net_->config().link & VENET_LINK_UP) != 0; }
+
+  // Services the device (DEV_CONFIG events, stray frames) until the
+  // carrier is @up; fails after @timeout.
+  void wait_carrier(bool up, std::chrono::seconds timeout) {
+    std::map<uint16_t, bool> inflight;
+    uint64_t replies = 0;
+    const auto deadline = Clock::now() + timeout;
+    while (carrier() != up) {
+      if (Clock::now() > deadline) {
+        fail(std::string("carrier did not go ") + (up ? "up" : "down"));
+      }
+      (void)service(&inflight, &replies);
+    }
+  }
+
+  // With the carrier down: @n echo requests 50 ms apart, then 1 s more of
+  // servicing.  Returns the replies (none may come: the host drops them).
+  uint64_t ping_while_down(uint32_t n) {
+    std::map<uint16_t, bool> inflight;
+    uint64_t replies = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      if (carrier()) {
+        fail("carrier came back before the test raised it");
+      }
+      const auto seq = static_cast<uint16_t>(0x8000U + i);
+      if (!net_->send(echo_request(host_mac_, seq))) {
+        fail("send while down: tx ring full");
+      }
+      inflight[seq] = true;
+      const auto until = Clock::now() + std::chrono::milliseconds(i + 1 == n ? 1000 : 50);
+      while (Clock::now() < until) {
+        (void)service(&inflight, &replies);
+      }
+    }
+    return replies;
+  }
+
+  void restart_count() { sent_ = 0; }
+
   void close_device() {
     net_.reset();
     if (auto ok = guest_->close(id_); !ok) {
@@ -530,6 +580,32 @@ int run_client(const Options& o) {
   return 0;
 }
 
+int run_link(const Options& o) {
+  constexpr uint32_t kDownRequests = 20;
+  constexpr std::chrono::seconds kWait{120};
+  Harness h(o);
+  h.start_client();
+  h.open_device();
+  if (!h.carrier()) {
+    fail("carrier down after open");
+  }
+  std::printf("up_replies=%llu\n", static_cast<unsigned long long>(h.ping(o.count, {})));
+  std::printf("WAIT carrier=down\n");
+  h.wait_carrier(false, kWait);
+  std::printf("carrier=down\n");
+  const uint64_t down = h.ping_while_down(kDownRequests);
+  std::printf("down_sent=%u down_replies=%llu\n", kDownRequests,
+              static_cast<unsigned long long>(down));
+  std::printf("WAIT carrier=up\n");
+  h.wait_carrier(true, kWait);
+  std::printf("carrier=up\n");
+  h.restart_count();
+  std::printf("up_again_replies=%llu\n", static_cast<unsigned long long>(h.ping(o.count, {})));
+  h.close_device();
+  std::printf("RESULT ok\n");
+  return 0;
+}
+
 int run_bench(const Options& o, bool forever) {
   Harness h(o);
   h.start();
@@ -712,7 +788,7 @@ Options parse(int argc, char** argv) {
   Options o;
   if (argc < 2) {
     fail(
-        "usage: avm-kvhost ping|bench|flood|fault|refuse|client [--backend kernel|user] "
+        "usage: avm-kvhost ping|bench|flood|fault|refuse|client|link [--backend kernel|user] "
         "[--count N] [--seconds S] [--window W] [--buf-size B] [--case C] [--socket S] "
         "[--vectors V]");
   }
@@ -770,6 +846,9 @@ int main(int argc, char** argv) {
   }
   if (o.mode == "client") {
     return run_client(o);
+  }
+  if (o.mode == "link") {
+    return run_link(o);
   }
   fail("unknown mode " + o.mode);
 }

@@ -3,7 +3,8 @@
     spec = InitramfsSpec(
         programs=[tools["ivshmem_probe"]],          # static binaries -> /bin
         dynamic_programs=["/usr/bin/iperf3"],        # + their libraries (ldd)
-        files={"/etc/avm/hello": b"hi\\n"},          # bytes or a host Path
+        files={"/etc/avm/hello": b"hi\\n",          # bytes or a host Path
+               **usr_bin_files([build / "avmctl"])}, # /usr/bin/avmctl + libs
         modules=["tun"],                             # /lib/modules/KVER, deps
         extra_modules=[build / "vbus_pci.ko"],       # .ko files of our own
         load_modules=["vbus_pci"],                   # modprobe'd at boot
@@ -128,6 +129,23 @@ def ldd_libraries(program: Path) -> List[Path]:
         if m:
             libs.append(Path(m.group(1)))
     return libs
+
+
+def usr_bin_files(programs: Sequence[Union[str, Path]]) -> Dict[str, Path]:
+    """InitramfsSpec.files that install each dynamic program as
+    /usr/bin/<name>, with the libraries ldd lists (at their own paths).
+
+    Unlike dynamic_programs this does not keep the build path, which a
+    guest does not see when the build lives under /tmp (init mounts a
+    tmpfs there)."""
+    files: Dict[str, Path] = {}
+    for prog in map(Path, programs):
+        files[f"/usr/bin/{prog.name}"] = prog
+        for lib in ldd_libraries(prog):
+            if str(lib).startswith("/tmp/"):
+                raise RuntimeError(f"{prog} needs {lib}, which /tmp would hide")
+            files[str(lib)] = lib.resolve()
+    return files
 
 
 def _hash_file(h, path: Path) -> None:

@@ -21,7 +21,12 @@ import pytest
 
 # attack -> regexes that must appear in the attacked daemon's log while it
 # runs (docs/security.md "The malicious-guest test" explains each attack).
-QUARANTINED = r"bridge: device \d+ quarantined: "
+# Bridge and venet messages start with the instance's name ("bad: ", after
+# spdlog's "[time] [logger] [level] "), and a device's lines name the device.
+BAD = r"\] bad: "
+QUARANTINED = BAD + r"bridge: device \d+ \(venet:avmbad0\) quarantined: "
+# venet's own line for the same quarantine, throttled the same way.
+VENET_QUARANTINED = BAD + r"venet \d+ \(avmbad0\): quarantined until the guest opens it again: "
 ATTACKS = {
     "tx-offset": [QUARANTINED + r"guest fault on submit entry 0: offset outside the slot's pool"],
     "tx-len-overflow": [QUARANTINED + r"guest fault on submit entry 0: length runs past"],
@@ -33,20 +38,23 @@ ATTACKS = {
                      QUARANTINED + r"guest fault on submit entry 0: "],
     "chain-too-long": [QUARANTINED + r".*(chain too long|exceeds a 64 KiB frame)"],
     "flip-race": [QUARANTINED + r"guest fault on submit entry \d+: "],
-    "evq-garbage": [r"bridge: guest RESET: link down", r"bridge: guest INIT: link RUN"],
-    "call-garbage": [r"bridge: guest RESET: link down", r"bridge: guest INIT: link RUN"],
-    "doorbell-storm": [r"venet \d+: open on tap"],
+    "evq-garbage": [BAD + r"bridge: guest RESET: link down",
+                    BAD + r"bridge: guest INIT: link RUN"],
+    "call-garbage": [BAD + r"bridge: guest RESET: link down",
+                     BAD + r"bridge: guest INIT: link RUN"],
+    "doorbell-storm": [BAD + r"venet \d+: open on tap avmbad0"],
     "handshake-drop": [r"ivshmem: (client \d+ on .* vanished during its handshake|peer \d+ left)",
                        r"ivshmem: refusing a client on .*: 16 clients connected \(maximum 16\)"],
-    "guest-state": [r"bridge: guest wrote guest_state 3735928559, which is no state; ignored",
-                    r"bridge: guest INIT for epoch \d+ ignored \(host epoch \d+\)"],
-    "header-scribble": [r"bridge: guest INIT: link RUN"],
-    "reset-cycles": [r"bridge: guest RESET: link down"] * 20,
+    "guest-state": [BAD + r"bridge: guest wrote guest_state 3735928559, which is no state; "
+                    r"ignored",
+                    BAD + r"bridge: guest INIT for epoch \d+ ignored \(host epoch \d+\)"],
+    "header-scribble": [BAD + r"bridge: guest INIT: link RUN"],
+    "reset-cycles": [BAD + r"bridge: guest RESET: link down"] * 20,
     # Its 300 quarantines come after flip-race's thousands: by then the
     # device's quarantine lines are rate-limited (every 1024th), so only the
     # re-opens are sure to be in the log; avm-hostile checks the faults.
-    "stale-fault": [r"venet \d+: open on tap avmbad0"],
-    "recover": [r"venet \d+: open on tap avmbad0"],
+    "stale-fault": [BAD + r"venet \d+: open on tap avmbad0"],
+    "recover": [BAD + r"venet \d+: open on tap avmbad0"],
 }
 QUARANTINING = [a for a, rx in ATTACKS.items() if rx[0].startswith(QUARANTINED)]
 
@@ -135,11 +143,13 @@ def test_good_guest_lost_nothing(hostile_rig):
 
 def test_quarantine_log_is_rate_limited(hostile_rig):
     faults = hostile_rig.daemon.instance_stats("bad")["bridge"]["device_faults"]
-    lines = sum(1 for ln in log_lines(hostile_rig.bad) if re.search(QUARANTINED, ln))
     assert faults > 100, f"only {faults} faults: flip-race should have caused more"
     # LogThrottle (bridge/counter.h), per device: the first ten, then every
-    # 1024th, which says how many were not logged.  "bad" has one device.
-    assert lines <= 10 + faults // 1024, (lines, faults)
-    if faults > 1024:
-        assert any(re.search(QUARANTINED + r".*\(\d+ earlier quarantines not logged\)", ln)
-                   for ln in log_lines(hostile_rig.bad)), "no summary of the suppressed lines"
+    # 1024th, which says how many were not logged.  "bad" has one device;
+    # the bridge and venet each log the quarantine through their own.
+    for rx in (QUARANTINED, VENET_QUARANTINED):
+        lines = sum(1 for ln in log_lines(hostile_rig.bad) if re.search(rx, ln))
+        assert 0 < lines <= 10 + faults // 1024, (rx, lines, faults)
+        if faults > 1024:
+            assert any(re.search(rx + r".*\(\d+ earlier quarantines not logged\)$", ln)
+                       for ln in log_lines(hostile_rig.bad)), f"/{rx}/: no held-back count"

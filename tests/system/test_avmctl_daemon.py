@@ -145,6 +145,15 @@ def test_instance_device_lifecycle(daemon, netns, module_tmp, log_dir):
     table = ctl(daemon, "stats", "vm1").stdout.splitlines()
     assert table[0].split() == ["INSTANCE", "OBJECT", "COUNTER", "VALUE"]
     assert any(r.split()[:3] == ["vm1", "vm1-net0", "tx_packets"] for r in table), table
+    # Guest faults the bridge counts (docs/control-api.md, stats).
+    bridge = stats["instances"]["vm1"]["bridge"]
+    # No guest yet: the attach's DEV_ADD and both links' DEV_CONFIG went
+    # nowhere (dropped while the bridge is not RUN), and nothing else.
+    assert bridge["evq_disabled_drops"] >= 3, bridge
+    for name in ("evq_bad_consumed", "call_errors", "call_bad_len"):
+        assert bridge[name] == 0, bridge
+    for name in ("evq_bad_consumed", "evq_disabled_drops", "call_errors", "call_bad_len"):
+        assert ["vm1", "bridge", name, str(bridge[name])] in [r.split() for r in table], table
 
     # QEMU with exactly what qemu-args prints.
     line = ctl(daemon, "qemu-args", "vm1").stdout
@@ -169,9 +178,12 @@ def test_instance_device_lifecycle(daemon, netns, module_tmp, log_dir):
         inst = ctl_json(daemon, "instance", "show", "vm1")
         assert inst["state"] == "connected", inst
         assert inst["guest"]["peer"] >= 1, inst
-        # The contract also names the QEMU pid; check it whenever the daemon gives it.
-        assert inst["guest"].get("pid", qemu.pid) == qemu.pid, inst
-        assert ctl(daemon, "instance", "list").stdout.count("connected") == 1
+        # The QEMU process itself, from SO_PEERCRED of its ivshmem socket.
+        assert inst["guest"]["pid"] == qemu.pid, inst
+        guest = f"peer {inst['guest']['peer']} pid {qemu.pid}"
+        assert f"guest:        {guest}\n" in ctl(daemon, "instance", "show", "vm1").stdout
+        listed = ctl(daemon, "instance", "list").stdout
+        assert listed.count("connected") == 1 and guest in listed, listed
         expect_error(daemon, -32002, "instance", "delete", "vm1")
     finally:
         qemu.kill()
@@ -209,6 +221,9 @@ def test_daemon_metrics_pass_promtool(daemon, netns, module_tmp):
         ctl(daemon, "device", "delete", "vm2-net0")
         ctl(daemon, "instance", "delete", "vm2")
     assert 'device="vm2-net0"' in r.stdout, r.stdout
+    # Guest faults that are counted: in the scrape too (docs/control-api.md).
+    for name in ("evq_bad_consumed", "evq_disabled_drops", "call_errors", "call_bad_len"):
+        assert f'alacrityvm_bridge_{name}_total{{instance="vm2"}} ' in r.stdout, r.stdout
     p = subprocess.run(["promtool", "check", "metrics"], input=r.stdout, capture_output=True,
                        text=True)
     assert p.returncode == 0, p.stdout + p.stderr

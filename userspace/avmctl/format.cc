@@ -26,7 +26,9 @@ std::string guest_cell(const json& guest) {
   if (!guest.is_object()) {
     return cell(guest);
   }
-  return "peer " + cell(field(guest, "peer")) + " pid " + cell(field(guest, "pid"));
+  // The pid is null when the daemon could not learn it (SO_PEERCRED).
+  const json& pid = field(guest, "pid");
+  return "peer " + cell(field(guest, "peer")) + (pid.is_null() ? "" : " pid " + cell(pid));
 }
 
 std::string device_status(const json& dev) {

@@ -4,6 +4,7 @@
 // region: the guest keeps running on it while the host changes hands.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <string>
@@ -85,6 +86,13 @@ Result<DeviceInfo> device_info(const nlohmann::json& j) {
   return d;
 }
 
+// At most 64 bytes of printable ASCII: what goes into every log line.
+bool printable_name(const std::string& s) {
+  constexpr size_t kMaxLogName = 64;
+  return s.size() <= kMaxLogName &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
+}
+
 }  // namespace
 
 Status BridgeRuntime::quiesce() {
@@ -109,7 +117,8 @@ Status BridgeRuntime::quiesce() {
     }
     e.runtime = e.dev->runtime_state();
   }
-  spdlog::info("bridge: quiesced for hand-over (host state {}, epoch {})", host_state_, epoch_);
+  spdlog::info("{}bridge: quiesced for hand-over (host state {}, epoch {})", log_prefix_,
+               host_state_, epoch_);
   return {};
 }
 
@@ -120,6 +129,7 @@ Result<nlohmann::json> BridgeRuntime::export_state() const {
   const BridgeConfig& c = layout_.config();
   nlohmann::json j;
   j["version"] = kStateVersion;
+  j["log_name"] = log_name_;
   j["config"] = {{"devtab_slots", c.devtab_slots},   {"evq_entries", c.evq_entries},
                  {"call_slots", c.call_slots},       {"num_vectors", c.num_vectors},
                  {"host_features", c.host_features}, {"host_peer_id", c.host_peer_id},
@@ -245,7 +255,18 @@ Result<std::unique_ptr<BridgeRuntime>> BridgeRuntime::adopt(
     answered.push_back(a.get<uint32_t>());
   }
 
+  // Optional (states from before it was handed over have none): the
+  // instance name for log lines, printable ASCII only.
+  std::string log_name;
+  if (auto n = state.find("log_name"); n != state.end()) {
+    if (!n->is_string() || !printable_name(n->get_ref<const std::string&>())) {
+      return make_error(EINVAL, "bridge hand-over: 'log_name' is not a printable name");
+    }
+    log_name = n->get<std::string>();
+  }
+
   std::unique_ptr<BridgeRuntime> rt(new BridgeRuntime(std::move(*layout), loop, doorbells));
+  rt->set_log_name(log_name);  // before the devices attach: they log through it
   if (auto ok = rt->calls_.resume(answered); !ok) {
     return make_error(EINVAL, "bridge hand-over: " + ok.error().message);
   }
@@ -305,8 +326,8 @@ Result<std::unique_ptr<BridgeRuntime>> BridgeRuntime::adopt(
     restore(rt->c_.devices_added, "devices_added");
     restore(rt->c_.devices_removed, "devices_removed");
   }
-  spdlog::info("bridge: adopted (host state {}, epoch {}, {} device(s))", rt->host_state_,
-               rt->epoch_, rt->devices_.size());
+  spdlog::info("{}bridge: adopted (host state {}, epoch {}, {} device(s))", rt->log_prefix_,
+               rt->host_state_, rt->epoch_, rt->devices_.size());
   return rt;
 }
 
@@ -339,7 +360,7 @@ Status BridgeRuntime::resume() {
   if (started_) {
     on_doorbell();
   }
-  spdlog::info("bridge: serving (host state {}, epoch {})", host_state_, epoch_);
+  spdlog::info("{}bridge: serving (host state {}, epoch {})", log_prefix_, host_state_, epoch_);
   return {};
 }
 

@@ -101,7 +101,7 @@ Status BridgeRuntime::start() {
   evq_.set_enabled(false);
   store_host_state(VBUS_STATE_READY);
   evq_.interrupt();
-  spdlog::info("bridge: host READY (epoch {})", epoch_);
+  spdlog::info("{}bridge: host READY (epoch {})", log_prefix_, epoch_);
   return {};
 }
 
@@ -115,7 +115,7 @@ void BridgeRuntime::shutdown() {
     watching_ = false;
   }
   started_ = false;
-  spdlog::info("bridge: host RESET (shutdown)");
+  spdlog::info("{}bridge: host RESET (shutdown)", log_prefix_);
 }
 
 void BridgeRuntime::restart() {
@@ -125,7 +125,7 @@ void BridgeRuntime::restart() {
   // first, and this store is ordered by the release in link_down().
   std::atomic_ref<uint32_t>(layout_.header().host_epoch).store(epoch_, std::memory_order_relaxed);
   link_down(VBUS_STATE_READY);
-  spdlog::info("bridge: host restarted, READY (epoch {})", epoch_);
+  spdlog::info("{}bridge: host restarted, READY (epoch {})", log_prefix_, epoch_);
 }
 
 void BridgeRuntime::store_host_state(uint32_t state) {
@@ -156,7 +156,8 @@ void BridgeRuntime::on_doorbell() {
         // The guest will see the new epoch and INIT again.
         c_.stale_inits.inc();
         if (log_worthy(c_.stale_inits.get())) {
-          spdlog::info("bridge: guest INIT for epoch {} ignored (host epoch {})", gepoch, epoch_);
+          spdlog::info("{}bridge: guest INIT for epoch {} ignored (host epoch {})", log_prefix_,
+                       gepoch, epoch_);
         }
         break;
       }
@@ -167,7 +168,7 @@ void BridgeRuntime::on_doorbell() {
       if (host_state_ == VBUS_STATE_RUN) {
         c_.guest_resets.inc();
         link_down(VBUS_STATE_READY);
-        spdlog::info("bridge: guest RESET: link down, host READY");
+        spdlog::info("{}bridge: guest RESET: link down, host READY", log_prefix_);
       }
       break;
     case VBUS_STATE_RUN:
@@ -175,7 +176,8 @@ void BridgeRuntime::on_doorbell() {
     default: {
       c_.bad_guest_state.inc();
       if (log_worthy(c_.bad_guest_state.get())) {
-        spdlog::warn("bridge: guest wrote guest_state {}, which is no state; ignored", gs);
+        spdlog::warn("{}bridge: guest wrote guest_state {}, which is no state; ignored",
+                     log_prefix_, gs);
       }
       break;
     }
@@ -220,7 +222,8 @@ void BridgeRuntime::link_up(uint64_t guest_features) {
   evq_.set_enabled(true);
   c_.inits.inc();
   evq_.interrupt();
-  spdlog::info("bridge: guest INIT: link RUN (epoch {}, features {:#x})", epoch_, features);
+  spdlog::info("{}bridge: guest INIT: link RUN (epoch {}, features {:#x})", log_prefix_, epoch_,
+               features);
 }
 
 void BridgeRuntime::link_down(uint32_t state) {
@@ -282,7 +285,8 @@ Result<uint32_t> BridgeRuntime::add_device(std::unique_ptr<Device> dev) {
     AVM_CHECK(rm.has_value());
     return make_error(ok.error().code, dev->name() + ": attach: " + ok.error().message);
   }
-  spdlog::info("bridge: device {} ({}) added, doorbell vector {}", *id, dev->name(), *vector);
+  spdlog::info("{}bridge: device {} ({}) added, doorbell vector {}", log_prefix_, *id, dev->name(),
+               *vector);
   Entry e;
   e.link = std::move(link);
   e.dev = std::move(dev);
@@ -307,7 +311,8 @@ Status BridgeRuntime::remove_device(uint32_t id) {
     AVM_CHECK(ok.has_value());
     e.removing = true;
     evq_.post(VBUS_EV_DEV_REMOVE, id, 0);
-    spdlog::info("bridge: device {} REMOVING: waiting for the guest's close", id);
+    spdlog::info("{}bridge: {} REMOVING: waiting for the guest's close", log_prefix_,
+                 device_label(id, e));
     return {};
   }
   finish_remove(id);
@@ -322,9 +327,9 @@ void BridgeRuntime::finish_remove(uint32_t id) {
   it->second.dev->detach();
   auto ok = layout_.remove_device(id);
   AVM_CHECK(ok.has_value());
+  spdlog::info("{}bridge: {} removed", log_prefix_, device_label(id, it->second));
   devices_.erase(it);
   c_.devices_removed.inc();
-  spdlog::info("bridge: device {} removed", id);
 }
 
 Device* BridgeRuntime::device(uint32_t id) const {
@@ -378,7 +383,8 @@ CallResult BridgeRuntime::dispatch_device(Entry& e, const CallRequest& req) {
       e.link->new_generation();
       auto ok = e.dev->open();
       if (!ok) {
-        spdlog::warn("bridge: device {} open failed: {}", id, ok.error().message);
+        spdlog::warn("{}bridge: {} open failed: {}", log_prefix_, device_label(id, e),
+                     ok.error().message);
         return CallResult{status_of(ok.error()), {}};
       }
       e.opened = true;
@@ -435,20 +441,27 @@ void BridgeRuntime::handle_fault(uint32_t id, std::optional<uint64_t> generation
   }
   Entry& e = it->second;
   if (!e.opened || (generation && *generation != e.link->generation())) {
-    spdlog::debug("bridge: device {}: stale fault report ignored: {}", id, why.message);
+    spdlog::debug("{}bridge: device {}: stale fault report ignored: {}", log_prefix_, id,
+                  why.message);
     return;
   }
   c_.device_faults.inc();
   if (e.fault_log.admit()) {
-    if (e.fault_log.suppressed() != 0) {
-      spdlog::warn("bridge: device {} quarantined: {} ({} earlier quarantines not logged)", id,
-                   why.message, e.fault_log.suppressed());
-    } else {
-      spdlog::warn("bridge: device {} quarantined: {}", id, why.message);
-    }
+    spdlog::warn("{}bridge: {} quarantined: {}{}", log_prefix_, device_label(id, e), why.message,
+                 e.fault_log.held_back("quarantines"));
   }
   e.quarantined = true;
   e.dev->quarantine(why);
+}
+
+void BridgeRuntime::set_log_name(const std::string& name) {
+  log_name_ = name;
+  log_prefix_ = name.empty() ? std::string() : name + ": ";
+  evq_.set_log_prefix(log_prefix_);
+}
+
+std::string BridgeRuntime::device_label(uint32_t id, const Entry& e) {
+  return "device " + std::to_string(id) + " (" + e.dev->name() + ")";
 }
 
 BridgeCounters BridgeRuntime::counters() const {

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
+#include <string>
 
 #include "bridge/call_server.h"
 #include "bridge/counter.h"
@@ -93,6 +94,14 @@ class BridgeRuntime : public DeviceHost {
   uint32_t host_epoch() const { return epoch_; }
   BridgeCounters counters() const;
 
+  // The instance name every log line of the runtime, its event queue and
+  // its devices (DeviceHost::log_prefix()) starts with: "vm1: bridge:
+  // device 1 (venet:tap0) quarantined: ...".  Empty: no prefix.  Loop
+  // thread (or before the loop runs); export_state() hands it over.  The
+  // prefix is built here, so a line that is not logged formats nothing.
+  void set_log_name(const std::string& name);
+  const std::string& log_name() const { return log_name_; }
+
   // Hand-over (docs/handover.md), on the loop thread; bridge_handover.cc.
   // quiesce(): stop watching vector 0 and quiesce every open device (I/O
   // threads joined); the region stays exactly as the guest sees it and
@@ -127,6 +136,7 @@ class BridgeRuntime : public DeviceHost {
   // A report made here, not through the device's own DeviceHost, is not
   // tied to an open: it quarantines the device if it is open at all.
   void report_fault(uint32_t dev_id, const Error& why) override;
+  const std::string& log_prefix() const override { return log_prefix_; }
 
  private:
   // The DeviceHost each device gets: the runtime's, except that a fault
@@ -144,6 +154,7 @@ class BridgeRuntime : public DeviceHost {
     void report_fault(uint32_t dev_id, const Error& why) override {
       rt_.post_fault(dev_id, generation(), why);
     }
+    const std::string& log_prefix() const override { return rt_.log_prefix(); }
     // Acquire/release: pairs the bump on the loop with a reader that
     // was started after it.
     uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
@@ -180,7 +191,11 @@ class BridgeRuntime : public DeviceHost {
   void post_fault(uint32_t id, std::optional<uint64_t> generation, const Error& why);
   void handle_fault(uint32_t id, std::optional<uint64_t> generation, const Error& why);
   std::optional<uint32_t> free_vector() const;
+  // "device 1 (venet:tap0)", for log lines.
+  static std::string device_label(uint32_t id, const Entry& e);
 
+  std::string log_name_;    // set_log_name()
+  std::string log_prefix_;  // "<log_name_>: " or ""
   BridgeLayout layout_;
   EventLoop& loop_;
   std::span<const EventFd> doorbells_;

@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
+#include <string_view>
 
 namespace avm {
 
@@ -28,6 +30,10 @@ inline bool log_worthy(uint64_t count) {
 
 // log_worthy() for one source (a device, say), remembering what it held
 // back so the next line it lets through can say so.  One thread.
+//
+//   if (throttle.admit()) {
+//     spdlog::warn("{}: quarantined: {}{}", who, why, throttle.held_back("quarantines"));
+//   }
 class LogThrottle {
  public:
   // One more occurrence: true if it is worth a line.  Then suppressed() is
@@ -44,6 +50,14 @@ class LogThrottle {
   }
   uint64_t suppressed() const { return suppressed_; }
   uint64_t count() const { return count_; }
+  // After admit(): " (N earlier @what not logged)" when N were held back,
+  // else "" -- the tail of the line admit() let through.
+  std::string held_back(std::string_view what) const {
+    if (suppressed_ == 0) {
+      return {};
+    }
+    return " (" + std::to_string(suppressed_) + " earlier " + std::string(what) + " not logged)";
+  }
 
  private:
   uint64_t count_ = 0;

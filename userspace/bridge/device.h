@@ -48,6 +48,13 @@ class DeviceHost {
   // hit a guest fault or an internal failure.  The runtime logs @why,
   // counts it and runs quarantine() on its own loop.
   virtual void report_fault(uint32_t dev_id, const Error& why) = 0;
+  // Control thread: what the device's log lines start with, naming the
+  // instance the device belongs to ("vm1: "), or "" when the host has no
+  // name.  Valid until the next call.
+  virtual const std::string& log_prefix() const {
+    static const std::string kNone;
+    return kNone;
+  }
 };
 
 // What a device gets when it is attached.  Valid until detach().

@@ -37,6 +37,11 @@ void EventQueue::reset() {
   overflows_ = 0;
 }
 
+void EventQueue::set_log_prefix(std::string prefix) {
+  std::lock_guard lock(mu_);
+  log_prefix_ = std::move(prefix);
+}
+
 void EventQueue::set_enabled(bool on) {
   std::lock_guard lock(mu_);
   enabled_ = on;
@@ -60,8 +65,9 @@ bool EventQueue::post(uint16_t type, uint32_t dev_id, uint32_t data) {
     c_.bad_consumed++;
     if (log_worthy(c_.bad_consumed)) {
       spdlog::warn(
-          "bridge: guest wrote event queue consumed {} (produced {}); event dropped ({} so far)",
-          consumed, produced_, c_.bad_consumed);
+          "{}bridge: guest wrote event queue consumed {} (produced {}); event dropped ({} so "
+          "far)",
+          log_prefix_, consumed, produced_, c_.bad_consumed);
     }
   } else if (in_flight == entries_) {
     c_.overflows++;

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <string>
 
 #include "lib/shm_signal.h"
 #include "lib/unique_fd.h"
@@ -74,6 +75,8 @@ class EventQueue {
 
   EventQueueCounters counters() const;
   uint32_t produced() const;
+  // What its log lines start with ("vm1: "; BridgeRuntime::set_log_name()).
+  void set_log_prefix(std::string prefix);
 
   // Hand-over: the producer's private position and state, and continuing
   // from them without touching the ring (the guest may be reading it).
@@ -99,6 +102,7 @@ class EventQueue {
   UniqueFd sink_fd_;        // under mu_
   Sink sink_;               // under mu_
   EventQueueCounters c_;    // under mu_
+  std::string log_prefix_;  // under mu_
 };
 
 }  // namespace avm

@@ -81,6 +81,7 @@ Status Instance::setup() {
     return tl::unexpected(bridge.error());
   }
   bridge_ = std::move(*bridge);
+  bridge_->set_log_name(config_.name);  // "vm1: bridge: ..." (handed over with it)
   spdlog::info("{}: region: {} memfd, vbus bridge ABI {}.{} laid out", config_.name,
                format_size(region_->size()), VBUS_ABI_MAJOR, VBUS_ABI_MINOR);
 
@@ -252,7 +253,13 @@ InstanceInfo Instance::info() const {
     }
     out.bridge = bridge_->counters();
     out.evq = bridge_->event_queue().counters();
-    out.calls = bridge_->call_server().counters().calls;
+    const CallCounters& calls = bridge_->call_server().counters();
+    out.calls = calls.calls;
+    out.call_errors = calls.errors;
+    out.call_bad_len = calls.bad_len;
+    if (out.guest != 0 && server_) {
+      out.guest_pid = server_->peer_pid(out.guest);
+    }
     for (const auto& [name, slot] : devices_) {
       out.devices.push_back(
           AttachedDevice{name, slot.id, slot.dev->tap().name(), bridge_->device_open(slot.id),

@@ -70,9 +70,12 @@ struct AttachedDevice {
 struct InstanceInfo {
   InstanceState state = InstanceState::kWaiting;
   ivshmem::PeerId guest = 0;  // 0: none
+  pid_t guest_pid = 0;        // the guest's QEMU (SO_PEERCRED); 0: none or unknown
   BridgeCounters bridge;
   EventQueueCounters evq;
   uint64_t calls = 0;
+  uint64_t call_errors = 0;             // CallCounters::errors
+  uint64_t call_bad_len = 0;            // CallCounters::bad_len
   std::vector<AttachedDevice> devices;  // by name
 };
 

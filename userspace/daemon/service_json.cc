@@ -50,10 +50,14 @@ Json bridge_stats(const InstanceInfo& i) {
           {"devices_removed", b.devices_removed},
           {"evq_posted", i.evq.posted},
           {"evq_overflows", i.evq.overflows},
+          {"evq_bad_consumed", i.evq.bad_consumed},
+          {"evq_disabled_drops", i.evq.disabled_drops},
           {"evq_interrupts", i.evq.interrupts},
           {"evq_interrupts_no_sink", i.evq.interrupts_no_sink},
           {"evq_suppressed", i.evq.suppressed},
-          {"calls", i.calls}};
+          {"calls", i.calls},
+          {"call_errors", i.call_errors},
+          {"call_bad_len", i.call_bad_len}};
 }
 
 const AttachedDevice* find(const InstanceInfo& i, const std::string& name) {
@@ -111,7 +115,9 @@ rpc::Outcome<Json> Service::instance_json(const std::string& name, bool with_sta
             {"guest", nullptr},
             {"devices", device_names(name)}};
   if (info.guest != 0) {
-    j["guest"] = Json{{"peer", info.guest}};
+    // pid: the QEMU process that connected (SO_PEERCRED), null if unknown.
+    j["guest"] = Json{{"peer", info.guest},
+                      {"pid", info.guest_pid > 0 ? Json(info.guest_pid) : Json(nullptr)}};
   }
   if (with_stats) {
     j["stats"] = bridge_stats(info);

@@ -20,6 +20,18 @@ constexpr uint64_t kListenerTag = UINT64_MAX;
 constexpr int kBacklog = 16;
 constexpr int kMaxEvents = 32;
 
+// The pid of the process that connected @sock, as the kernel recorded it
+// at connect() (SO_PEERCRED, in our pid namespace); 0 when unknown (the
+// peer is in a namespace we cannot see, or the call failed).
+pid_t socket_peer_pid(int sock) {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof cred) {
+    return 0;
+  }
+  return cred.pid > 0 ? cred.pid : 0;
+}
+
 }  // namespace
 
 Server::Server(ServerConfig config) : config_(std::move(config)) {
@@ -195,6 +207,7 @@ void Server::add_client(UniqueFd sock) {
     return;
   }
   c->sock = std::move(sock);
+  c->pid = socket_peer_pid(c->sock.get());
   for (unsigned v = 0; v < config_.vectors; v++) {
     auto efd = EventFd::create();
     if (!efd) {
@@ -252,7 +265,8 @@ void Server::add_client(UniqueFd sock) {
   const PeerId id = c->id;
   clients_.emplace(id, std::move(c));
   stats_.joined++;
-  spdlog::info("ivshmem: peer {} joined on {}", id, config_.socket_path);
+  spdlog::info("ivshmem: peer {} joined on {} (pid {})", id, config_.socket_path,
+               clients_.at(id)->pid);
   emit(PeerEventKind::kJoined, id);
 }
 
@@ -315,9 +329,9 @@ void Server::read_input(Client& c) {
       if (!c.warned_input) {
         c.warned_input = true;
         spdlog::warn(
-            "ivshmem: peer {} sends data, which the protocol does not have; "
+            "ivshmem: peer {} (pid {}) on {} sends data, which the protocol does not have; "
             "ignoring it",
-            c.id);
+            c.id, c.pid, config_.socket_path);
       }
       continue;
     }
@@ -531,6 +545,8 @@ Result<std::unique_ptr<Server>> Server::adopt(ServerConfig config, const nlohman
       return tl::unexpected(ok.error());
     }
     c->sock = std::move(*sock);
+    // From the kernel, not from @state: who connected this socket.
+    c->pid = socket_peer_pid(c->sock.get());
     auto v = adopt_vectors(fds, base + "v", s.config_.vectors);
     if (!v) {
       return tl::unexpected(v.error());
@@ -599,6 +615,11 @@ std::vector<PeerId> Server::clients() const {
     }
   }
   return ids;
+}
+
+pid_t Server::peer_pid(PeerId id) const {
+  auto it = clients_.find(id);
+  return it == clients_.end() || it->second->dead ? 0 : it->second->pid;
 }
 
 bool Server::notify(PeerId id, unsigned vector) const {

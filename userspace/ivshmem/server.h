@@ -105,6 +105,10 @@ class Server {
   std::span<const EventFd> host_vectors() const { return host_vectors_; }
   // Ids of the connected clients, ascending.
   std::vector<PeerId> clients() const;
+  // The pid of the process that connected client @id (SO_PEERCRED, read
+  // from its socket when it was accepted or adopted, never from a handed
+  // over state); 0 if unknown or there is no such client.
+  pid_t peer_pid(PeerId id) const;
   // Raises vector @vector of client @id (an interrupt in its guest); false
   // if there is no such client or vector.
   bool notify(PeerId id, unsigned vector) const;
@@ -141,6 +145,7 @@ class Server {
  private:
   struct Client {
     PeerId id = 0;
+    pid_t pid = 0;  // SO_PEERCRED of sock; 0: unknown
     UniqueFd sock;
     std::vector<EventFd> vectors;
     OutQueue out;

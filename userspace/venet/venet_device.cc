@@ -68,12 +68,12 @@ Status VenetDevice::attach(const DeviceContext& ctx) {
         return make_error(ok.error().code, "backend kernel: " + ok.error().message);
       }
       backend_note_ = "auto: user backend: " + ok.error().message;
-      spdlog::info("venet {} ({}): backend auto falls back to user: {}", ctx.id, tap_.name(),
-                   ok.error().message);
+      spdlog::info("{}venet {} ({}): backend auto falls back to user: {}", ctx.host->log_prefix(),
+                   ctx.id, tap_.name(), ok.error().message);
     } else {
       effective_ = VenetBackend::kKernel;
-      spdlog::info("venet {} ({}): backend kernel (vbus_host.ko serves the rings)", ctx.id,
-                   tap_.name());
+      spdlog::info("{}venet {} ({}): backend kernel (vbus_host.ko serves the rings)",
+                   ctx.host->log_prefix(), ctx.id, tap_.name());
     }
   }
   ctx_ = ctx;
@@ -91,7 +91,7 @@ bool VenetDevice::configure_kernel() {
   const bool active = state_.guest_link.load(std::memory_order_relaxed) &&
                       state_.host_link.load(std::memory_order_relaxed);
   if (auto ok = kernel_->configure(state_.feat(), active); !ok) {
-    spdlog::warn("venet {}: vbus_host configure: {}", ctx_.id, ok.error().message);
+    spdlog::warn("{}venet {}: vbus_host configure: {}", log_prefix(), ctx_.id, ok.error().message);
     return false;
   }
   return true;
@@ -137,7 +137,7 @@ Status VenetDevice::open() {
   state_.guest_link.store(false, std::memory_order_relaxed);
   if (kernel_) {
     if (auto ok = kernel_->start(ctx_, state_.feat(), false); !ok) {
-      spdlog::warn("venet {}: vbus_host attach: {}", ctx_.id, ok.error().message);
+      spdlog::warn("{}venet {}: vbus_host attach: {}", log_prefix(), ctx_.id, ok.error().message);
       return ok;
     }
   } else if (auto ok = start_io(nullptr, nullptr); !ok) {
@@ -145,7 +145,7 @@ Status VenetDevice::open() {
   }
   state_.counters.opens.inc();
   write_config();
-  spdlog::info("venet {}: open on tap {} ({} backend)", ctx_.id, tap_.name(),
+  spdlog::info("{}venet {}: open on tap {} ({} backend)", log_prefix(), ctx_.id, tap_.name(),
                to_string(effective_));
   return {};
 }
@@ -214,7 +214,7 @@ CallResult VenetDevice::negotiate(std::span<const uint8_t> req) {
   // single word).  A frame the tap offloaded in between reaches a guest
   // that has not seen the response yet; it drops and counts it.
   if (auto ok = tap_.set_offload(venet_tun_offload(granted)); !ok) {
-    spdlog::warn("venet {}: {}", ctx_.id, ok.error().message);
+    spdlog::warn("{}venet {}: {}", log_prefix(), ctx_.id, ok.error().message);
     return CallResult{EIO, {}};
   }
   state_.features.store(granted, std::memory_order_relaxed);
@@ -259,7 +259,7 @@ Status VenetDevice::set_link(bool up) {
   if (attached_) {
     ctx_.host->config_changed(ctx_.id);
   }
-  spdlog::info("venet {}: host link {}", ctx_.id, up ? "up" : "down");
+  spdlog::info("{}venet {}: host link {}", log_prefix(), ctx_.id, up ? "up" : "down");
   return {};
 }
 
@@ -273,7 +273,17 @@ void VenetDevice::quarantine(const Error& why) {
   write_config();
   ctx_.host->config_changed(ctx_.id);
   state_.host_link.store(was, std::memory_order_relaxed);
-  spdlog::warn("venet {}: quarantined until the guest opens it again: {}", ctx_.id, why.message);
+  // A guest can fault and re-open at will: throttled like the bridge's
+  // line for the same fault (first ten, then every 1024th).
+  if (quarantine_log_.admit()) {
+    spdlog::warn("{}venet {} ({}): quarantined until the guest opens it again: {}{}", log_prefix(),
+                 ctx_.id, tap_.name(), why.message, quarantine_log_.held_back("quarantines"));
+  }
+}
+
+const std::string& VenetDevice::log_prefix() const {
+  static const std::string kNone;
+  return attached_ ? ctx_.host->log_prefix() : kNone;
 }
 
 void VenetDevice::detach() {

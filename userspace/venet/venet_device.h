@@ -30,6 +30,7 @@
 #include <memory>
 #include <optional>
 
+#include "bridge/counter.h"
 #include "bridge/device.h"
 #include "bridge/event_loop.h"
 #include "bridge/io_thread.h"
@@ -144,6 +145,11 @@ class VenetDevice : public Device {
   std::string backend_note_;
   // Features + both links to the module (no-op unless kernel and open).
   bool configure_kernel();
+  // What every log line starts with: the host's prefix naming the
+  // instance ("vm1: "), "" while detached.
+  const std::string& log_prefix() const;
+  // The quarantine lines (bridge loop): a guest can fault at will.
+  LogThrottle quarantine_log_;
   // After quiesce(): where the rings stood when the I/O thread stopped.
   std::optional<std::pair<Positions, Positions>> paused_;  // rx, tx
 };

@@ -92,8 +92,8 @@ Status VenetDevice::quiesce() {
   rx_.reset();
   tx_.reset();
   loop_.reset();
-  spdlog::info("venet {}: quiesced (rx at {}, tx at {})", ctx_.id, paused_->first.next_used,
-               paused_->second.next_used);
+  spdlog::info("{}venet {}: quiesced (rx at {}, tx at {})", log_prefix(), ctx_.id,
+               paused_->first.next_used, paused_->second.next_used);
   return {};
 }
 
@@ -170,8 +170,8 @@ Status VenetDevice::resume(const nlohmann::json& state) {
   if (auto ok = start_io(&at[0], &at[1]); !ok) {
     return ok;
   }
-  spdlog::info("venet {}: resumed on tap {} (rx at {}, tx at {})", ctx_.id, tap_.name(),
-               at[0].next_used, at[1].next_used);
+  spdlog::info("{}venet {}: resumed on tap {} (rx at {}, tx at {})", log_prefix(), ctx_.id,
+               tap_.name(), at[0].next_used, at[1].next_used);
   return {};
 }
 

@@ -51,6 +51,11 @@ TEST(Format, InstanceTable) {
             "b     waiting    -                -       -        -         -       -\n");
   EXPECT_EQ(instance_table(json::array()),
             "NAME  STATE  GUEST  REGION  VECTORS  DEVICES  ORIGIN  SOCKET\n");
+  // A guest whose pid the daemon does not know: just the peer.
+  json unknown = kInstance;
+  unknown["guest"]["pid"] = nullptr;
+  EXPECT_NE(instance_table(json::array({unknown})).find("connected  peer 1  4M"),
+            std::string::npos);
   // Garbage from the daemon does not throw.
   EXPECT_NO_THROW(instance_table(json::array({1, "x", nullptr})));
   EXPECT_NO_THROW(instance_table(json("nope")));

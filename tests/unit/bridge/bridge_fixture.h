@@ -70,6 +70,16 @@ class BridgeFixture : public ::testing::Test {
     loop_->run_sync(std::forward<F>(f));
   }
 
+  // @n fault reports for device @id, as a guest faulting and re-opening
+  // at will makes them; each quarantines it (while it stays open).
+  void fault_storm(uint32_t id, int n) {
+    on_loop([&] {
+      for (int i = 0; i < n; i++) {
+        rt_->report_fault(id, Error{EPROTO, "storm"});
+      }
+    });
+  }
+
   // Fake device logs live as long as the fixture (devices outlive tests).
   FakeDevice::Log& new_log() { return logs_.emplace_back(); }
 

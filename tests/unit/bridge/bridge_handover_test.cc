@@ -128,6 +128,22 @@ TEST_F(BridgeHandover, GuestGoesOnWithoutAReset) {
   EXPECT_EQ(c.devices_added, 1U);
 }
 
+TEST_F(BridgeHandover, TheLogNameIsHandedOver) {
+  on_loop([&] { rt_->set_log_name("vm9"); });
+  const uint32_t id = bring_up();
+  nlohmann::json state = export_and_abandon();
+  EXPECT_EQ(state["log_name"], "vm9");
+  ASSERT_TRUE(adopt(state, id));
+  std::string name;
+  std::string device_prefix;
+  on_loop([&] {
+    name = rt_->log_name();
+    device_prefix = logs_.back().ctx.host->log_prefix();
+  });
+  EXPECT_EQ(name, "vm9");
+  EXPECT_EQ(device_prefix, "vm9: ");
+}
+
 TEST_F(BridgeHandover, AReadyBridgeIsAdoptedAsReady) {
   Result<uint32_t> id = make_error(EIO, "");
   on_loop([&] { id = rt_->add_device(std::make_unique<Resumable>(&new_log(), &resumed_, 7)); });
@@ -190,6 +206,11 @@ TEST_F(BridgeHandover, BadStatesAreRefused) {
   EXPECT_TRUE(refused(s, one()));
   s = good;
   s["version"] = 2;
+  EXPECT_TRUE(refused(s, one()));
+  s = good;
+  s["log_name"] = "vm1\nFAKE: bridge: forged line";  // goes into every log line
+  EXPECT_TRUE(refused(s, one()));
+  s["log_name"] = 7;
   EXPECT_TRUE(refused(s, one()));
   // A region that is not a vbus region.
   const auto magic = header().magic;

@@ -8,6 +8,7 @@
 
 #include "bridge_fixture.h"
 #include "fake_device.h"
+#include "log_capture.h"
 
 namespace avm::test {
 namespace {
@@ -283,6 +284,54 @@ TEST_F(BridgeRuntimeTest, AFaultQuarantinesOnTheLoopThread) {
   r = guest_->call(FakeDevice::kEcho, id);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 0U);
+}
+
+// The capture is a member: installed before SetUp() starts the loop.
+class BridgeLogTest : public BridgeRuntimeTest {
+ protected:
+  LogCapture log_;
+};
+
+TEST_F(BridgeLogTest, FaultLinesNameTheInstanceAndTheDeviceAndAreThrottled) {
+  on_loop([&] { rt_->set_log_name("vm7"); });
+  const size_t unnamed = log_.lines().size();  // SetUp()'s start, before the name
+  ASSERT_TRUE(guest_->handshake());
+  FakeDevice::Log& log = new_log();
+  const uint32_t id = add_fake(&log);
+  ASSERT_TRUE(guest_->open(id));
+  // The device logs through the same prefix (DeviceHost::log_prefix()).
+  std::string device_prefix;
+  on_loop([&] { device_prefix = log.ctx.host->log_prefix(); });
+  EXPECT_EQ(device_prefix, "vm7: ");
+  fault_storm(id, kLogStorm);
+  ASSERT_TRUE(eventually([&] { return log.quarantined == kLogStorm; }));
+  EXPECT_EQ(counters().device_faults, uint64_t{kLogStorm});
+  const std::string line =
+      "vm7: bridge: device " + std::to_string(id) + " (fake) quarantined: storm";
+  expect_throttled(log_.lines("quarantined"), line);
+  // Every line of the runtime since names the instance.
+  const auto all = log_.lines();
+  ASSERT_GT(all.size(), unnamed + 12);
+  for (size_t i = unnamed; i < all.size(); i++) {
+    EXPECT_EQ(all[i].rfind("vm7: bridge: ", 0), 0U) << all[i];
+  }
+}
+
+TEST_F(BridgeLogTest, EventQueueLinesNameTheInstance) {
+  on_loop([&] { rt_->set_log_name("vm8"); });
+  ASSERT_TRUE(guest_->handshake());
+  const uint32_t id = add_fake(&new_log());
+  ASSERT_TRUE(guest_->open(id));
+  const uint32_t produced = rt_->event_queue().produced();
+  // The guest's consumed index, far ahead of what the host produced.
+  auto* evq = reinterpret_cast<vbus_evq_header*>(region_->span().data() +
+                                                 header().evq_offset);  // NOLINT: our region
+  std::atomic_ref<uint32_t>(evq->consumed).store(produced + 0x40000000U, std::memory_order_release);
+  EXPECT_FALSE(rt_->event_queue().post(VBUS_EV_SIGNAL, id, 0));
+  EXPECT_EQ(rt_->event_queue().counters().bad_consumed, 1U);
+  const auto lines = log_.lines("guest wrote event queue consumed");
+  ASSERT_EQ(lines.size(), 1U);
+  EXPECT_EQ(lines[0].rfind("vm8: bridge: ", 0), 0U) << lines[0];
 }
 
 TEST_F(BridgeRuntimeTest, OutOfVectorsIsENOSPC) {

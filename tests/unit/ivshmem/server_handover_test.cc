@@ -14,6 +14,7 @@
 #include <optional>
 #include <thread>
 
+#include "child_connection.h"
 #include "ivshmem/client.h"
 #include "ivshmem/server.h"
 #include "lib/region.h"
@@ -142,6 +143,28 @@ TEST_F(ServerHandover, AdoptedClientKeepsTalkingBothWays) {
   // The adopted server owns the socket file: stop() removes it.
   adopted_->stop();
   EXPECT_NE(::lstat(config_.socket_path.c_str(), &st), 0);
+}
+
+TEST_F(ServerHandover, TheAdoptedClientsPidIsReadFromItsSocket) {
+  ChildConnection child(config_.socket_path);
+  ASSERT_TRUE(child.connected());
+  for (int i = 0; i < 1000 && old_->clients().empty(); i++) {
+    old_->handle_events();
+  }
+  ASSERT_EQ(old_->clients().size(), 1U);
+  const PeerId id = old_->clients().front();
+  EXPECT_EQ(old_->peer_pid(id), child.pid());
+  // Not in the state (nothing there could claim another pid): the
+  // adopter asks the kernel about the socket it was handed.
+  handover::FdBundle probe;
+  auto state = old_->export_state(probe, "iv.");
+  ASSERT_TRUE(state);
+  EXPECT_EQ(state->dump().find("pid"), std::string::npos) << state->dump();
+  probe = handover::FdBundle();
+  auto ok = hand_over();
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(adopted_->peer_pid(id), child.pid());
+  EXPECT_NE(child.pid(), ::getpid());
 }
 
 TEST_F(ServerHandover, TheExporterCanGoOnServing) {

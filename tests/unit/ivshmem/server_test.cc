@@ -13,6 +13,7 @@
 #include <optional>
 #include <thread>
 
+#include "child_connection.h"
 #include "ivshmem/client.h"
 #include "lib/region.h"
 #include "pump.h"
@@ -230,6 +231,23 @@ TEST_F(ServerTest, SecondClientSeesTheFirstAndIsAnnouncedToIt) {
   EXPECT_TRUE(c2.wait_vector(2, kTimeoutMs));
   ASSERT_TRUE(c2.ring(1, 0));
   EXPECT_TRUE(c1.wait_vector(0, kTimeoutMs));
+}
+
+TEST_F(ServerTest, EachClientsPidIsTheProcessThatConnected) {
+  start_server();
+  Client own = join();
+  EXPECT_EQ(server_->peer_pid(own.id()), ::getpid());
+  // Another process (as QEMU is): its pid, not ours.
+  ChildConnection child(config_.socket_path);
+  ASSERT_TRUE(child.connected());
+  settle();
+  ASSERT_EQ(server_->clients().size(), 2U);
+  const PeerId id = server_->clients().back();
+  ASSERT_NE(child.pid(), ::getpid());
+  EXPECT_EQ(server_->peer_pid(id), child.pid());
+  // No such client (the host, an unknown id): 0.
+  EXPECT_EQ(server_->peer_pid(kHostPeerId), 0);
+  EXPECT_EQ(server_->peer_pid(static_cast<PeerId>(id + 1)), 0);
 }
 
 TEST_F(ServerTest, LeavingClientIsAnnouncedAsGone) {

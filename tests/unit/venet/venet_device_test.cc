@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "log_capture.h"
 #include "venet_fixture.h"
 
 namespace avm::test {
@@ -262,6 +263,36 @@ TEST_F(VenetDeviceTest, MalformedDescriptorQuarantinesOnlyThatDevice) {
   EXPECT_EQ(a.net->config().link, VENET_LINK_UP);
   ASSERT_TRUE(a.net->send(f));
   EXPECT_TRUE(wire_read(a, kTestType).has_value());
+}
+
+// The capture is a member: installed before SetUp() starts the loop.
+class VenetLogTest : public VenetFixture {
+ protected:
+  LogCapture log_;
+};
+
+TEST_F(VenetLogTest, AResetStormLogsABoundedNumberOfLinesNamingTheInstance) {
+  on_loop([&] { rt_->set_log_name("vm3"); });
+  const size_t unnamed = log_.lines().size();  // SetUp()'s start, before the name
+  Port& a = add_port("avmt0");
+  open_port(a);
+  // A guest that faults and re-opens at will.
+  fault_storm(a.id, kLogStorm);
+  ASSERT_TRUE(eventually([&] { return stats(a).resets == uint64_t{kLogStorm}; }))
+      << stats(a).resets;
+  const std::string line = "vm3: venet " + std::to_string(a.id) +
+                           " (avmt0): quarantined until the guest opens it again: storm";
+  expect_throttled(log_.lines("venet " + std::to_string(a.id) + " (avmt0): quarantined"), line);
+  // Every line since names the instance: the bridge's (its quarantine
+  // lines throttled alike) and venet's, the open too.
+  const auto all = log_.lines();
+  for (size_t i = unnamed; i < all.size(); i++) {
+    EXPECT_EQ(all[i].rfind("vm3: ", 0), 0U) << all[i];
+  }
+  expect_throttled(
+      log_.lines("vm3: bridge: device " + std::to_string(a.id) + " (venet:avmt0) quarantined"),
+      "vm3: bridge: device " + std::to_string(a.id) + " (venet:avmt0) quarantined: storm");
+  EXPECT_EQ(log_.lines("vm3: venet " + std::to_string(a.id) + ": open on tap avmt0").size(), 1U);
 }
 
 TEST_F(VenetDeviceTest, LinkDownAndUpShowInConfigWithEvents) {

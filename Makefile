@@ -46,11 +46,8 @@ modules: deps
 		$(MAKE) -C modules KDIR=$(KDIR) BUILD=$(BUILD); \
 	fi
 
-# check-integration (tests/integration) is not in `check` yet: it has not
-# passed end to end once against packages with the full daemon (issue 9);
-# run it by hand until it has.
 check: all lint check-unit check-modules check-kernel-patches check-system check-packaging \
-	check-fuzz check-asan check-hostile check-bench check-ansible check-images
+	check-fuzz check-asan check-hostile check-bench check-ansible check-images check-integration
 
 check-unit: userspace
 	ctest --test-dir $(US_BUILD) --output-on-failure $(CTEST_ARGS)

@@ -1,6 +1,7 @@
 """Testinfra checks of the host provisioned by site.yml (over SSH, sudo)."""
 
 import json
+import re
 import tempfile
 import tomllib
 from pathlib import Path
@@ -133,25 +134,35 @@ def test_config_device_tap_is_on_the_bridge(host):
         host.run("journalctl -b --no-pager -u alacrityvmd -u systemd-networkd | tail -n 40").stdout)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 4: the daemon does not keep its regions in "
-                   "systemd's FD store yet (hand-over exists only between two processes "
-                   "in legacy mode), so a restart re-creates the region")
 def test_restart_keeps_instance_and_region(host):
     """systemctl restart: an API-created instance survives with the same
-    shared-memory region (the daemon keeps the memfd in systemd's FD store)."""
+    shared-memory region (the daemon keeps the memfd in systemd's FD store).
+    An instance whose device the kernel backend serves cannot be kept: it is
+    reset and comes back from the config file, and the journal says why."""
     host.run("avmctl instance delete restart-test --force")   # leftover of a failed run
     r = as_user(host, "avmop", "avmctl --json instance create restart-test --region-size 1M")
     assert r.rc == 0, r.stderr
     created = json.loads(r.stdout)
+    vm1_backend = json.loads(host.check_output("avmctl --json device show vm1-net0"))["backend"]
     try:
         before = json.loads(host.check_output(f"{PROBE} {created['socket']}"))
+        since = host.check_output("date +%s.%N")
         host.run_expect([0], "systemctl restart alacrityvmd")
         assert host.service("alacrityvmd").is_running
         r = as_user(host, "avmop", "avmctl --json instance show restart-test")
         assert r.rc == 0, r.stderr
         assert json.loads(r.stdout)["region_size"] == created["region_size"]
         after = json.loads(host.check_output(f"{PROBE} {created['socket']}"))
-        assert after == before, "the region was re-created, not kept across the restart"
+        journal = host.check_output(
+            f"journalctl --no-pager -o cat -u alacrityvmd --since @{since}")
+        assert after == before, ("the region was re-created, not kept across the restart",
+                                 journal[-3000:])
+        kept = re.search(r"FD store: (\d+) instances and \d+ fds kept", journal)
+        assert kept and int(kept.group(1)) >= 1, journal[-3000:]
+        if vm1_backend == "kernel":
+            assert "FD store: instance vm1 cannot be kept" in journal, journal[-3000:]
+        assert json.loads(host.check_output("avmctl --json device show vm1-net0"))["instance"] \
+            == "vm1"
     finally:
         host.run("avmctl instance delete restart-test --force")
 

@@ -78,6 +78,8 @@ class Service {
   // Under a service manager (NOTIFY_SOCKET): every instance exported into
   // systemd's FD store and let go without a RESET (service_fdstore.cc).
   // false: nothing saved, every instance serves on (stop() resets them).
+  // An instance that cannot be exported (kernel backend) is not saved and
+  // stays for stop() to reset; the others are still saved.
   bool save_to_fdstore();
   // Another process (`alacrityvmd --takeover`) serves every instance and
   // the control socket now; run() has returned, nothing is left to stop.
@@ -135,9 +137,13 @@ class Service {
   Status adopt_fdstore();
   // Shared by the FD store and the hand-over (service_fdstore.cc): every
   // instance exported into one package ({"instances": [...]}; on failure
-  // the exported ones serve again and @exported is empty), what to do
-  // with them afterwards, and the taking side's adoption into adopted_.
-  Result<handover::Package> export_instances(std::vector<Instance*>& exported);
+  // the exported ones serve again and @exported is empty; with
+  // @skip_unsupported an instance that cannot be exported (ENOTSUP: a
+  // kernel-backend device) is left out and serves on), what to do with
+  // them afterwards (abandon_exported() drops only those from
+  // instances_), and the taking side's adoption into adopted_.
+  Result<handover::Package> export_instances(std::vector<Instance*>& exported,
+                                             bool skip_unsupported = false);
   static void resume_exported(std::vector<Instance*>& exported);
   void abandon_exported(std::vector<Instance*>& exported);
   Status adopt_instances(handover::Package& p, const std::string& from);

@@ -85,13 +85,19 @@ void Service::drop_unclaimed() {
   adopted_.clear();
 }
 
-Result<handover::Package> Service::export_instances(std::vector<Instance*>& exported) {
+Result<handover::Package> Service::export_instances(std::vector<Instance*>& exported,
+                                                    bool skip_unsupported) {
   handover::Package p;
   p.state = {{"instances", nlohmann::json::array()}};
   exported.clear();
   for (auto& [name, e] : instances_) {
     // On failure export_state() has resumed this one already.
     auto state = InstanceHandover::export_state(*e.inst, p.fds);
+    if (!state && skip_unsupported && state.error().code == ENOTSUP) {
+      spdlog::warn("FD store: instance {} cannot be kept ({}); it is reset", name,
+                   state.error().message);
+      continue;
+    }
     if (!state) {
       resume_exported(exported);
       return make_error(state.error().code, name + ": " + state.error().message);
@@ -113,10 +119,11 @@ void Service::resume_exported(std::vector<Instance*>& exported) {
 
 void Service::abandon_exported(std::vector<Instance*>& exported) {
   for (Instance* i : exported) {
+    const std::string name = i->config().name;  // i dies with the entry
     InstanceHandover::abandon(*i);
+    instances_.erase(name);
   }
   exported.clear();
-  instances_.clear();
 }
 
 bool Service::save_to_fdstore() {
@@ -124,10 +131,15 @@ bool Service::save_to_fdstore() {
   if (std::getenv("NOTIFY_SOCKET") == nullptr || instances_.empty()) {
     return false;
   }
+  // An instance that cannot be kept (a device on the kernel backend) is
+  // reset by stop() like without a service manager; the rest are kept.
   std::vector<Instance*> exported;
-  auto p = export_instances(exported);
+  auto p = export_instances(exported, true);
   if (!p) {
     spdlog::error("FD store: {}", p.error().message);
+    return false;
+  }
+  if (exported.empty()) {
     return false;
   }
   if (auto saved = handover::fdstore_save(*p); !saved) {

@@ -15,7 +15,6 @@ import os
 import re
 import socket
 import struct
-import subprocess
 import time
 
 import pytest
@@ -108,6 +107,27 @@ def start_ns_to_guest(link, t, stream, port, nbytes, seed):
     return link.ns.popen([stream, "send", GUEST_IP, str(port), str(nbytes), str(seed)])
 
 
+def shape_ns_to_guest(link, rate=RATE):
+    """A tbf on the namespace's TAP: everything the namespace sends to the
+    guest -- its own stream and the ACKs that clock the guest's -- is
+    paced, so a stream spans a hand-over or restart."""
+    link.ns.run(["tc", "qdisc", "add", "dev", TAP, "root", "tbf", "rate", rate,
+                 "burst", "64k", "latency", "400ms"], check=True)
+
+
+def wait_guest_bytes(link, e0, rx=1 << 20, tx=0, timeout=300):
+    """Waits until the guest's interface has received @rx and sent @tx
+    bytes more than in @e0 (ethtool stats); a loaded 2-core host can take
+    minutes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        e = link.ethtool_stats()
+        if e["rx_bytes"] - e0["rx_bytes"] > rx and e["tx_bytes"] - e0["tx_bytes"] > tx:
+            return
+        assert time.monotonic() < deadline, (e0, e)
+        time.sleep(0.3)
+
+
 def finish_ns_to_guest(link, t, tx, nbytes, seed):
     """Waits for that stream and checks the guest got every byte intact."""
     assert tx.wait(timeout=600) == 0
@@ -149,10 +169,8 @@ def test_handover_mid_stream(link, guest_tools, module_log_dir, module_tmp):
     stream = str(guest_tools["avm_stream"])
     t = Traffic(link, guest_tools["avm_stream"])
     # Slow both directions down in the namespace, so the streams span the
-    # hand-over: everything the namespace sends to the guest -- its own
-    # stream and the ACKs that clock the guest's -- goes through a shaper.
-    link.ns.run(["tc", "qdisc", "add", "dev", TAP, "root", "tbf", "rate", RATE,
-                 "burst", "64k", "latency", "400ms"], check=True)
+    # hand-over.
+    shape_ns_to_guest(link)
     before = guest_link_state(link)
     stats0 = link.daemon_stats()
 
@@ -167,14 +185,8 @@ def test_handover_mid_stream(link, guest_tools, module_log_dir, module_tmp):
     # namespace -> guest
     tx = start_ns_to_guest(link, t, stream, 5102, STREAM_BYTES, 22)
 
-    # Both streams are under way (a loaded 2-core host can take minutes)...
-    deadline = time.monotonic() + 300
-    while True:
-        e = link.ethtool_stats()
-        if e["rx_bytes"] - e0["rx_bytes"] > 1 << 20 and e["tx_bytes"] - e0["tx_bytes"] > 1 << 20:
-            break
-        assert time.monotonic() < deadline, (e0, e)
-        time.sleep(0.3)
+    # Both streams are under way...
+    wait_guest_bytes(link, e0, rx=1 << 20, tx=1 << 20)
 
     # ... when a new process takes over.
     old = link.daemon

@@ -14,17 +14,15 @@ import signal
 import socket
 import sys
 import threading
-import time
 
 import pytest
 
 from lib.daemon import Daemon
-from lib.venet import TAP, VBUS_PCI_LINK_RUN, Traffic, VenetLink
+from lib.venet import VBUS_PCI_LINK_RUN, Traffic, VenetLink
 from test_daemon_handover import (finish_ns_to_guest, guest_link_state, ping_both_ways,
-                                  start_ns_to_guest)
+                                  shape_ns_to_guest, start_ns_to_guest, wait_guest_bytes)
 
 STREAM_BYTES = 16 << 20
-RATE = "24mbit"
 
 WRAPPER = r"""
 import os, sys
@@ -119,8 +117,7 @@ def link(make_initramfs, guest_tools, module_log_dir, module_tmp):
 def test_fdstore_restart_mid_stream(link, guest_tools, module_log_dir, module_tmp):
     stream = str(guest_tools["avm_stream"])
     t = Traffic(link, guest_tools["avm_stream"])
-    link.ns.run(["tc", "qdisc", "add", "dev", TAP, "root", "tbf", "rate", RATE,
-                 "burst", "64k", "latency", "400ms"], check=True)
+    shape_ns_to_guest(link)
     before = guest_link_state(link)
     mgr = link.manager
 
@@ -128,10 +125,7 @@ def test_fdstore_restart_mid_stream(link, guest_tools, module_log_dir, module_tm
     # is still running when the daemon restarts even on a fast machine
     e0 = link.ethtool_stats()
     tx = start_ns_to_guest(link, t, stream, 5201, STREAM_BYTES, 31)
-    deadline = time.monotonic() + 300
-    while link.ethtool_stats()["rx_bytes"] - e0["rx_bytes"] < 1 << 20:
-        assert time.monotonic() < deadline
-        time.sleep(0.3)
+    wait_guest_bytes(link, e0)
 
     # systemctl restart: SIGTERM, the old one saves everything and exits...
     old = link.daemon

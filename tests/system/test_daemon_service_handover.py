@@ -32,10 +32,9 @@ from lib.venet import (MAC, NS_IP, PREFIX, TAP, VBUS_PCI_LINK_RUN, VECTORS, Traf
                        venet_initramfs_spec)
 from test_daemon_handover import (ABORT, BEGIN, END, HELLO, HEADER, MAGIC, fake_taker, frame,
                                   finish_ns_to_guest, guest_link_state, ping_both_ways,
-                                  start_ns_to_guest)
+                                  shape_ns_to_guest, start_ns_to_guest, wait_guest_bytes)
 
 STREAM_BYTES = 16 << 20
-RATE = "24mbit"
 CONFIG_INSTANCE = """
 [[instance]]
 name = "cfg1"
@@ -197,8 +196,7 @@ def test_failed_takers_leave_the_old_daemon_serving(link):
 def test_takeover_mid_stream(link, guest_tools, module_log_dir):
     stream = str(guest_tools["avm_stream"])
     t = Traffic(link, guest_tools["avm_stream"])
-    link.ns.run(["tc", "qdisc", "add", "dev", TAP, "root", "tbf", "rate", RATE,
-                 "burst", "64k", "latency", "400ms"], check=True)
+    shape_ns_to_guest(link)
     old = link.daemon
     assert peer_pid(old.socket) == old.proc.pid
     before = guest_link_state(link)
@@ -207,10 +205,7 @@ def test_takeover_mid_stream(link, guest_tools, module_log_dir):
     # namespace -> guest, paced by the tbf so that it spans the hand-over
     e0 = link.ethtool_stats()
     tx = start_ns_to_guest(link, t, stream, 5401, STREAM_BYTES, 41)
-    deadline = time.monotonic() + 300
-    while link.ethtool_stats()["rx_bytes"] - e0["rx_bytes"] < 1 << 20:
-        assert time.monotonic() < deadline
-        time.sleep(0.3)
+    wait_guest_bytes(link, e0)
 
     # Control clients keep asking during the switch: every answer comes,
     # from whichever process serves.

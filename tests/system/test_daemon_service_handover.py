@@ -201,6 +201,8 @@ def test_takeover_mid_stream(link, guest_tools, module_log_dir):
     assert peer_pid(old.socket) == old.proc.pid
     before = guest_link_state(link)
     dev0 = link.device_stats()
+    inst0 = ctl_json(old, "stats")["instances"]["vm1"]["bridge"]
+    assert inst0["calls"] > 0 and inst0["evq_posted"] > 0, inst0
 
     # namespace -> guest, paced by the tbf so that it spans the hand-over
     e0 = link.ethtool_stats()
@@ -249,6 +251,13 @@ def test_takeover_mid_stream(link, guest_tools, module_log_dir):
     assert sorted(stats) == ["cfg1", "vm1"]
     dev1 = stats["vm1"]["devices"]["vm1-net0"]
     assert dev1["rx_packets"] > dev0["rx_packets"] and dev1["tx_packets"] > dev0["tx_packets"]
+    # so do the instance's own (bridge, event queue, call channel): none
+    # starts from 0 again
+    inst1 = stats["vm1"]["bridge"]
+    went_back = {k: (v, inst1.get(k)) for k, v in inst0.items()
+                 if isinstance(v, int) and not (isinstance(inst1.get(k), int) and inst1[k] >= v)}
+    assert not went_back, went_back
+    assert inst1["evq_posted"] > inst0["evq_posted"]
     assert "alacrityvm_" in metrics_text(link.metrics)
     assert peer_pid(link.metrics) == new.proc.pid  # bound again by the new process
     link.assert_dmesg_clean()

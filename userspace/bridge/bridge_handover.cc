@@ -164,6 +164,16 @@ Result<nlohmann::json> BridgeRuntime::export_state() const {
                    {"device_faults", b.device_faults},
                    {"devices_added", b.devices_added},
                    {"devices_removed", b.devices_removed}};
+  const EventQueueCounters e = evq_.counters();
+  j["evq_counters"] = {{"posted", e.posted},
+                       {"overflows", e.overflows},
+                       {"bad_consumed", e.bad_consumed},
+                       {"disabled_drops", e.disabled_drops},
+                       {"interrupts", e.interrupts},
+                       {"interrupts_no_sink", e.interrupts_no_sink},
+                       {"suppressed", e.suppressed}};
+  const CallCounters& k = calls_.counters();
+  j["call_counters"] = {{"calls", k.calls}, {"errors", k.errors}, {"bad_len", k.bad_len}};
   return j;
 }
 
@@ -326,6 +336,22 @@ Result<std::unique_ptr<BridgeRuntime>> BridgeRuntime::adopt(
     restore(rt->c_.devices_added, "devices_added");
     restore(rt->c_.devices_removed, "devices_removed");
   }
+  // Counters only: a missing or malformed one counts from 0 again.
+  auto number = [&state](const char* obj, const char* key) -> uint64_t {
+    auto o = state.find(obj);
+    return o != state.end() && o->is_object() ? get_u64(*o, key).value_or(0) : 0;
+  };
+  rt->evq_.add_counters(
+      EventQueueCounters{.posted = number("evq_counters", "posted"),
+                         .overflows = number("evq_counters", "overflows"),
+                         .bad_consumed = number("evq_counters", "bad_consumed"),
+                         .disabled_drops = number("evq_counters", "disabled_drops"),
+                         .interrupts = number("evq_counters", "interrupts"),
+                         .interrupts_no_sink = number("evq_counters", "interrupts_no_sink"),
+                         .suppressed = number("evq_counters", "suppressed")});
+  rt->calls_.add_counters(CallCounters{.calls = number("call_counters", "calls"),
+                                       .errors = number("call_counters", "errors"),
+                                       .bad_len = number("call_counters", "bad_len")});
   spdlog::info("{}bridge: adopted (host state {}, epoch {}, {} device(s))", rt->log_prefix_,
                rt->host_state_, rt->epoch_, rt->devices_.size());
   return rt;

@@ -38,6 +38,12 @@ Status CallServer::resume(const std::vector<uint32_t>& answered) {
   return {};
 }
 
+void CallServer::add_counters(const CallCounters& c) {
+  c_.calls += c.calls;
+  c_.errors += c.errors;
+  c_.bad_len += c.bad_len;
+}
+
 size_t CallServer::service() {
   size_t n = 0;
   for (uint32_t i = 0; i < answered_.size(); i++) {

@@ -58,6 +58,8 @@ class CallServer {
   // the guest submitted meanwhile is answered by the next service().
   const std::vector<uint32_t>& answered() const { return answered_; }
   Status resume(const std::vector<uint32_t>& answered);
+  // Hand-over: the predecessor's counters, added to ours.
+  void add_counters(const CallCounters& c);
 
  private:
   void respond(uint32_t slot, uint32_t seq, const CallResult& r);

@@ -160,6 +160,17 @@ void EventQueue::resume(const Position& p) {
   enabled_ = p.enabled;
 }
 
+void EventQueue::add_counters(const EventQueueCounters& c) {
+  std::lock_guard lock(mu_);
+  c_.posted += c.posted;
+  c_.overflows += c.overflows;
+  c_.bad_consumed += c.bad_consumed;
+  c_.disabled_drops += c.disabled_drops;
+  c_.interrupts += c.interrupts;
+  c_.interrupts_no_sink += c.interrupts_no_sink;
+  c_.suppressed += c.suppressed;
+}
+
 uint32_t EventQueue::produced() const {
   std::lock_guard lock(mu_);
   return produced_;

@@ -87,6 +87,8 @@ class EventQueue {
   };
   Position position() const;
   void resume(const Position& p);
+  // Hand-over: the predecessor's counters, added to ours.
+  void add_counters(const EventQueueCounters& c);
 
  private:
   void raise_locked();

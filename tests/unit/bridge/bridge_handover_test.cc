@@ -98,6 +98,15 @@ TEST_F(BridgeHandover, GuestGoesOnWithoutAReset) {
   const uint32_t id = bring_up();
   const uint32_t epoch = header().host_epoch;
   const int closed = logs_.front().closed.load();  // the INIT closes devices once
+  echo(id);
+  EventQueueCounters evq0;
+  CallCounters calls0;
+  on_loop([&] {
+    evq0 = rt_->event_queue().counters();
+    calls0 = rt_->call_server().counters();
+  });
+  ASSERT_GT(evq0.posted, 0U);
+  ASSERT_GT(calls0.calls, 0U);
   nlohmann::json state = export_and_abandon();
   // Abandoning wrote nothing and closed nothing: the guest still sees RUN.
   EXPECT_EQ(header().host_state, uint32_t{VBUS_STATE_RUN});
@@ -126,6 +135,17 @@ TEST_F(BridgeHandover, GuestGoesOnWithoutAReset) {
   EXPECT_EQ(c.inits, 1U);  // carried over, not a second INIT
   EXPECT_EQ(c.restarts, 0U);
   EXPECT_EQ(c.devices_added, 1U);
+  // The event queue's and call channel's counters go on from where they
+  // were: three more calls, each with its completion event.
+  EventQueueCounters evq;
+  CallCounters calls;
+  on_loop([&] {
+    evq = rt_->event_queue().counters();
+    calls = rt_->call_server().counters();
+  });
+  EXPECT_EQ(calls.calls, calls0.calls + 3);
+  EXPECT_GE(evq.posted, evq0.posted + 3);
+  EXPECT_GE(evq.interrupts + evq.suppressed, evq0.interrupts + evq0.suppressed);
 }
 
 TEST_F(BridgeHandover, TheLogNameIsHandedOver) {

@@ -13,6 +13,7 @@ the daemon lives there and only namespace addresses are ever used.
 import itertools
 import os
 import subprocess
+import time
 from typing import List, Sequence
 
 _counter = itertools.count()
@@ -46,6 +47,15 @@ class NetNs:
     def ip(self, args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(["ip", "-n", self.name] + args.split(), check=check,
                               capture_output=True, text=True)
+
+    def wait_link(self, name: str, timeout: float = 60) -> None:
+        """Until the interface @name exists here (a daemon creates its TAP
+        after its socket listens)."""
+        deadline = time.monotonic() + timeout
+        while self.ip(f"link show {name}", check=False).returncode != 0:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no interface {name} in namespace {self.name}")
+            time.sleep(0.05)
 
     def run(self, argv: Sequence[str], timeout: float = 120,
             check: bool = False) -> subprocess.CompletedProcess:

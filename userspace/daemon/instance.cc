@@ -364,6 +364,7 @@ std::string Instance::stats_json() const {
     add("venet_tx_signals_suppressed", v.tx_signals_suppressed);
     add("venet_rx_signals", v.rx_signals);
     add("venet_rx_signals_suppressed", v.rx_signals_suppressed);
+    add("venet_rx_signals_deferred", v.rx_signals_deferred);
     add("venet_events_posted", v.events_posted);
     add("venet_wakeups", v.wakeups);
     add("venet_polls", v.polls);

@@ -24,6 +24,7 @@ Json venet_stats(const VenetStats& v) {
           {"tx_signals_suppressed", v.tx_signals_suppressed},
           {"rx_signals", v.rx_signals},
           {"rx_signals_suppressed", v.rx_signals_suppressed},
+          {"rx_signals_deferred", v.rx_signals_deferred},
           {"events_posted", v.events_posted},
           {"wakeups", v.wakeups},
           {"polls", v.polls},

@@ -119,6 +119,12 @@ Result<VenetOption> parse_venet_option(std::string_view text) {
         return tl::unexpected(n.error());
       }
       out.config.buf_size = static_cast<uint32_t>(*n);
+    } else if (key == "rx_coalesce_us") {
+      auto n = parse_number(key, v, 0, kVenetMaxRxCoalesceUs);
+      if (!n) {
+        return tl::unexpected(n.error());
+      }
+      out.config.rx_coalesce_us = static_cast<uint32_t>(*n);
     } else if (key == "link") {
       if (v != "up" && v != "down") {
         return make_error(EINVAL, "venet link=" + std::string(v) + ": expected up or down");

@@ -44,6 +44,10 @@ Status validate(const VenetConfig& c) {
     return make_error(EINVAL, "venet: buffer size " + std::to_string(c.buf_size) +
                                   " is not in 128.." + std::to_string(QueueView::kMaxBufSize));
   }
+  if (c.rx_coalesce_us > kVenetMaxRxCoalesceUs) {
+    return make_error(EINVAL, "venet: receive coalescing of " + std::to_string(c.rx_coalesce_us) +
+                                  " us is above " + std::to_string(kVenetMaxRxCoalesceUs));
+  }
   if ((c.mac[0] & 1) != 0) {
     return make_error(EINVAL, "venet: MAC address is multicast");
   }

@@ -28,6 +28,9 @@ std::optional<VenetBackend> parse_venet_backend(std::string_view text);
 // The default pool geometry (see VenetConfig).
 constexpr uint32_t kVenetDefaultRingSize = 256;
 constexpr uint32_t kVenetDefaultBufSize = 7680;
+// The default receive coalescing delay (see VenetConfig) and its bound.
+constexpr uint32_t kVenetDefaultRxCoalesceUs = 500;
+constexpr uint32_t kVenetMaxRxCoalesceUs = 10000;
 
 struct VenetConfig {
   std::string tap_name;  // tap to create or attach to ("" = kernel picks)
@@ -47,6 +50,11 @@ struct VenetConfig {
   uint32_t busy_poll_max_us = 50;
   // Transmit completions between two to_guest notifications (mitigation).
   uint32_t tx_signal_batch = 32;
+  // Receive interrupt coalescing while a stream flows towards the guest
+  // (adaptive, like ethtool's adaptive-rx): the RX signal of delivered
+  // frames waits up to this long for more (0 disables it).  Frames that
+  // are not part of a stream are signalled at once.
+  uint32_t rx_coalesce_us = kVenetDefaultRxCoalesceUs;
   VenetBackend backend = VenetBackend::kUser;
   // The module's node (tests point it elsewhere).
   std::string kernel_device = "/dev/alacrityvm-host";

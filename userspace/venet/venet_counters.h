@@ -26,7 +26,8 @@ struct VenetStats {
   uint64_t tx_signals_suppressed = 0;  // ... the signal said "not needed"
   uint64_t rx_signals = 0;             // rx to_guest notifications sent
   uint64_t rx_signals_suppressed = 0;
-  uint64_t events_posted = 0;  // VBUS_EV_SIGNAL events the event queue took
+  uint64_t rx_signals_deferred = 0;  // held back by receive coalescing
+  uint64_t events_posted = 0;        // VBUS_EV_SIGNAL events the event queue took
   // polling
   uint64_t wakeups = 0;             // I/O thread woke up from epoll_wait
   uint64_t polls = 0;               // busy-poll passes
@@ -45,7 +46,7 @@ struct VenetCounters {
   Counter tx_packets, tx_bytes, tx_errors, tx_dropped_link, tap_write_errors;
   Counter rx_packets, rx_bytes, rx_no_buffers, rx_too_big, rx_dropped_link;
   Counter doorbells, tx_signals, tx_signals_suppressed, rx_signals, rx_signals_suppressed,
-      events_posted;
+      rx_signals_deferred, events_posted;
   Counter wakeups, polls, poll_hits, polls_skipped_busy, tx_arm_deferred, stream_ticks;
   std::atomic<uint64_t> busy_poll_us{0};  // relaxed: a statistic
   Counter bad_descriptors, resets, opens;
@@ -67,6 +68,7 @@ struct VenetCounters {
     s.tx_signals_suppressed = tx_signals_suppressed.get();
     s.rx_signals = rx_signals.get();
     s.rx_signals_suppressed = rx_signals_suppressed.get();
+    s.rx_signals_deferred = rx_signals_deferred.get();
     s.events_posted = events_posted.get();
     s.wakeups = wakeups.get();
     s.polls = polls.get();

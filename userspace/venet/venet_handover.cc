@@ -40,6 +40,7 @@ constexpr CounterField kCounters[] = {
     {"tx_signals_suppressed", &VenetCounters::tx_signals_suppressed},
     {"rx_signals", &VenetCounters::rx_signals},
     {"rx_signals_suppressed", &VenetCounters::rx_signals_suppressed},
+    {"rx_signals_deferred", &VenetCounters::rx_signals_deferred},
     {"events_posted", &VenetCounters::events_posted},
     {"wakeups", &VenetCounters::wakeups},
     {"polls", &VenetCounters::polls},
@@ -194,6 +195,7 @@ Result<nlohmann::json> VenetDevice::export_config(handover::FdBundle& fds,
   j["link_up"] = cfg_.link_up;
   j["busy_poll_max_us"] = cfg_.busy_poll_max_us;
   j["tx_signal_batch"] = cfg_.tx_signal_batch;
+  j["rx_coalesce_us"] = cfg_.rx_coalesce_us;
   return j;
 }
 
@@ -230,6 +232,14 @@ Result<std::unique_ptr<VenetDevice>> VenetDevice::adopt(const nlohmann::json& co
   c.link_up = *link;
   c.busy_poll_max_us = *poll;
   c.tx_signal_batch = *batch;
+  // Absent in the state of a daemon from before coalescing: the default.
+  if (config.contains("rx_coalesce_us")) {
+    auto coalesce = get_u32(config, "rx_coalesce_us", kVenetMaxRxCoalesceUs);
+    if (!coalesce) {
+      return make_error(EINVAL, "venet adopt: bad rx_coalesce_us");
+    }
+    c.rx_coalesce_us = *coalesce;
+  }
   auto fd = fds.take(prefix + "tap");
   if (!fd) {
     return tl::unexpected(fd.error());

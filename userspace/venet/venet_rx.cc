@@ -127,14 +127,31 @@ Result<size_t> VenetRx::process() {
     st_.counters.rx_bytes.inc(len - kVenetHdrLen);
     delivered++;
   }
-  if (delivered > 0) {
-    signal_guest();
-  }
   // Pick up buffers posted meanwhile, so starved() is current.
   if (auto ok = refill(); !ok) {
     return tl::unexpected(ok.error());
   }
+  if (delivered > 0) {
+    pending_frames_ += delivered;
+    // Coalescing holds the signal back only while the guest has no reason
+    // to hurry: it still has at least half a ring of buffers posted, no
+    // frame waits for more, and fewer than kCoalesceFrames are unseen.
+    const bool low = avail_.size() * 2 < q_.view().num_entries();
+    if (!coalescing_ || held_ != 0 || low || pending_frames_ >= kCoalesceFrames) {
+      flush_signal();
+    } else {
+      st_.counters.rx_signals_deferred.inc();
+    }
+  }
   return delivered;
+}
+
+void VenetRx::flush_signal() {
+  if (pending_frames_ == 0) {
+    return;
+  }
+  pending_frames_ = 0;
+  signal_guest();
 }
 
 void VenetRx::signal_guest() {

@@ -12,9 +12,15 @@
 // of costing it a retransmit), and the path reports itself starved, so the
 // worker arms the RX to_host signal and the guest's refill kick wakes it.
 // Only a frame that could never fit (larger than one buffer without
-// MRG_RXBUF, larger than the whole ring with it) is dropped (rx_too_big).  After a
-// pass that delivered frames the to_guest signal runs once; when it says
-// so, VBUS_EV_SIGNAL(dev, 0) goes through the event queue.
+// MRG_RXBUF, larger than the whole ring with it) is dropped (rx_too_big).
+// After a pass that delivered frames the to_guest signal runs once; when it
+// says so, VBUS_EV_SIGNAL(dev, 0) goes through the event queue.
+//
+// Receive coalescing: while the worker says so (a stream flows to the
+// guest), a pass that delivered frames leaves that signal pending instead
+// (rx_signals_deferred), unless the guest's posted buffers fell below half
+// the ring, a frame waits for buffers, or kCoalesceFrames frames are
+// pending; the worker runs flush_signal() when the delay is up.
 //
 // The tap fd is watched edge-triggered: readiness is tracked here
 // (tap_ready) and cleared on EAGAIN.
@@ -33,6 +39,8 @@ class VenetRx {
  public:
   // Frames per process() call before yielding to the transmit side.
   static constexpr size_t kBudget = 64;
+  // Pending frames that end a coalescing delay at once.
+  static constexpr size_t kCoalesceFrames = 64;
 
   VenetRx(const QueueView& view, int tap_fd, VenetState& state);
 
@@ -51,11 +59,18 @@ class VenetRx {
   bool can_progress() const { return tap_ready_ && !starved(); }
   HostQueue& queue() { return q_; }
 
+  // Coalesce the to_guest signal from the next pass on (or stop doing
+  // so; what is pending stays pending until flush_signal()).
+  void set_coalescing(bool on) { coalescing_ = on; }
+  // Frames were delivered whose signal is held back.
+  bool signal_pending() const { return pending_frames_ != 0; }
+  // Runs the held-back to_guest signal, if any.
+  void flush_signal();
+
  private:
   Status refill();
   // Reads one frame into frame_; false on EAGAIN (tap drained).
   bool read_frame(size_t* len);
-  void deliver(size_t len);
   void signal_guest();
 
   HostQueue q_;
@@ -65,6 +80,8 @@ class VenetRx {
   std::vector<uint8_t> frame_;  // private frame buffer (header + 64 KiB+)
   size_t held_ = 0;             // length of a frame in frame_ waiting for buffers
   bool tap_ready_ = true;       // start by trying: a frame may be queued
+  bool coalescing_ = false;
+  size_t pending_frames_ = 0;  // delivered, signal held back
 };
 
 }  // namespace avm

@@ -14,7 +14,8 @@
 namespace avm {
 
 VenetWorker::VenetWorker(EventLoop& loop, VenetTx& tx, VenetRx& rx, const EventFd* doorbell,
-                         int tap_fd, VenetState& state, uint32_t busy_poll_max_us)
+                         int tap_fd, VenetState& state, uint32_t busy_poll_max_us,
+                         uint32_t rx_coalesce_us)
     : loop_(loop),
       tx_(tx),
       rx_(rx),
@@ -22,6 +23,7 @@ VenetWorker::VenetWorker(EventLoop& loop, VenetTx& tx, VenetRx& rx, const EventF
       tap_fd_(tap_fd),
       st_(state),
       max_us_(busy_poll_max_us),
+      coalesce_(rx_coalesce_us),
       idle_probe_(&VenetWorker::host_has_idle_core) {}
 
 bool VenetWorker::host_has_idle_core() {
@@ -141,8 +143,12 @@ Status VenetWorker::run() {
   uint64_t phase_hits = 0;
   bool again = true;  // one pass at start: work may be waiting
   Clock::time_point deadline;
-  Clock::time_point stream_until;  // streaming: TX signal stays disarmed
+  Clock::time_point stream_until;     // streaming: TX signal stays disarmed
+  Clock::time_point rx_stream_until;  // streaming to the guest: RX coalescing
+  Clock::time_point coalesce_deadline;
+  bool coalescing = false;  // a held-back RX signal has a deadline
   uint64_t moved = st_.counters.rx_bytes.get() + st_.counters.tx_bytes.get();
+  uint64_t rx_moved = st_.counters.rx_bytes.get();
   Status result;
   for (;;) {
     if (!loop_.run_once(polling || again ? 0 : -1)) {
@@ -163,6 +169,23 @@ Status VenetWorker::run() {
       stream_until = now + kStreamWindow;
     }
     moved = moved_now;
+    const uint64_t rx_moved_now = st_.counters.rx_bytes.get();
+    if (timer_ && coalesce_.count() > 0 && rx_moved_now - rx_moved >= kStreamBytes) {
+      rx_stream_until = now + kStreamWindow;
+    }
+    rx_moved = rx_moved_now;
+    const bool rx_stream = now < rx_stream_until;
+    rx_.set_coalescing(rx_stream);
+    if (!rx_.signal_pending()) {
+      coalescing = false;
+    } else if (!coalescing) {
+      coalescing = true;
+      coalesce_deadline = now + coalesce_;
+    }
+    if (coalescing && (!rx_stream || now >= coalesce_deadline)) {
+      rx_.flush_signal();
+      coalescing = false;
+    }
     if (polling) {
       st_.counters.polls.inc();
       phase_polls++;
@@ -200,7 +223,11 @@ Status VenetWorker::run() {
       if (now < stream_until) {
         // A stream: the next tap burst, doorbell or tick drains TX.
         txs.disarm();
-        set_timer(std::min<Clock::duration>(kTick, stream_until - now));
+        Clock::duration wait = std::min<Clock::duration>(kTick, stream_until - now);
+        if (coalescing) {
+          wait = std::min<Clock::duration>(wait, coalesce_deadline - now);
+        }
+        set_timer(wait);
         st_.counters.tx_arm_deferred.inc();
       } else {
         set_timer(Clock::duration::zero());
@@ -214,6 +241,7 @@ Status VenetWorker::run() {
       again = more || rx_.can_progress();
     }
   }
+  rx_.flush_signal();  // stopping or paused: nothing stays held back
   set_timer(Clock::duration::zero());
   if (timer_) {
     loop_.remove(timer_.get());

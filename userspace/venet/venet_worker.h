@@ -21,6 +21,13 @@
 //    spins for it (QEMU's virtio-net tx=timer idea).  kStreamWindow after
 //    the last such pass the signal is armed again.  A transmit waits at
 //    most kTick; small frames (request/response) never make a stream.
+//  - Receive coalescing: while a stream flows towards the guest (a pass
+//    delivered at least kStreamBytes, within kStreamWindow), VenetRx holds
+//    the RX to_guest signal back and the thread runs it rx_coalesce_us
+//    after the first frame it held (the timerfd wakes it for that), or when
+//    the stream ends.  The guest then takes one interrupt for several
+//    bursts of the tap instead of one per burst; request/response traffic
+//    never makes a stream and is signalled at once.
 //
 // To sleep it re-arms (tx unless streaming, rx only while starved for
 // buffers) with the final re-check: ShmSignal::arm() returning true means
@@ -58,7 +65,7 @@ class VenetWorker {
 
   // Everything is borrowed and outlives run().
   VenetWorker(EventLoop& loop, VenetTx& tx, VenetRx& rx, const EventFd* doorbell, int tap_fd,
-              VenetState& state, uint32_t busy_poll_max_us);
+              VenetState& state, uint32_t busy_poll_max_us, uint32_t rx_coalesce_us);
 
   // Until the loop is asked to stop (Status ok) or a fault (the error).
   Status run();
@@ -81,6 +88,7 @@ class VenetWorker {
   int tap_fd_;
   VenetState& st_;
   uint32_t max_us_;
+  std::chrono::microseconds coalesce_;
   bool rang_ = false;  // the doorbell fired since the last pass
   UniqueFd timer_;
   bool timer_armed_ = false;

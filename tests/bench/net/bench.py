@@ -14,6 +14,7 @@ import datetime
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -116,9 +117,15 @@ def single(plan: Plan, image: Path, work: Path, logs: Path, rr: Path) -> dict:
             for kind in KINDS:
                 out[kind]["traced"][direction] = iperf3(guests[kind], direction,
                                                         plan.trace_seconds, traced=True)
+        # Request/response takes turns too: one run of either kind swings
+        # by a third from run to run here, so the table has the medians.
+        for rep in range(plan.reps):
+            order = KINDS if rep % 2 == 0 else tuple(reversed(KINDS))
+            for kind in order:
+                out[kind].setdefault("rr_runs", []).append(guests[kind].rr(plan.rr_count))
         for kind in KINDS:
             g = guests[kind]
-            out[kind]["rr"] = g.rr(plan.rr_count)
+            out[kind]["rr"] = rr_median(out[kind]["rr_runs"])
             out[kind]["rr_traced"] = window(g, True, lambda: g.rr(plan.rr_traced))
             out[kind]["ping"] = g.ping(plan.pings)
             log(f"  {g.name} rr p50 {out[kind]['rr']['p50_us']} us p99 "
@@ -126,6 +133,15 @@ def single(plan: Plan, image: Path, work: Path, logs: Path, rr: Path) -> dict:
     finally:
         for g in guests.values():
             g.stop()
+    return out
+
+
+def rr_median(runs: List[dict]) -> dict:
+    """Each latency figure of several request/response runs: its median."""
+    out = dict(runs[len(runs) // 2])
+    for key, value in runs[0].items():
+        if key.endswith("_us"):
+            out[key] = statistics.median(r[key] for r in runs)
     return out
 
 

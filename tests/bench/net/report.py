@@ -153,7 +153,8 @@ def markdown(r: dict) -> str:
            f"{h['cpus']} host CPUs, load average {h['loadavg_start']:.1f} at the start and "
            f"{h['loadavg_end']:.1f} at the end; {r['wall_seconds']:.0f} s wall.", "",
            f"iperf3: {p['reps']} × {p['seconds']} s per direction (median), counters from one "
-           f"traced run of {p['trace_seconds']} s; request/response: {p['rr_count']} × 64 B; "
+           f"traced run of {p['trace_seconds']} s; request/response: "
+           f"{p['reps']} × {p['rr_count']} × 64 B (medians); "
            f"ping: {p['pings']}."
            + (f" alacrityvmd --venet extra keys: `{p['venet_opts']}`." if p.get("venet_opts")
               else ""), "",

@@ -61,6 +61,7 @@ void legacy_objects(const avm::DaemonOptions& o, avm::ServiceOptions& so) {
     d.link_up = v.link_up;
     d.ring_size = v.ring_size;
     d.buf_size = v.buf_size;
+    d.rx_coalesce_us = v.rx_coalesce_us;
     d.backend = "user";
     d.origin = avm::Origin::kLegacy;
     so.legacy_device = d;

@@ -164,6 +164,7 @@ rpc::Outcome<void> Service::plug(const DeviceSpec& spec, InstanceEntry& e) {
   vc.link_up = spec.link_up;
   vc.ring_size = spec.ring_size;
   vc.buf_size = spec.buf_size;
+  vc.rx_coalesce_us = spec.rx_coalesce_us;
   vc.backend = backend;
   if (auto ok = validate(vc); !ok) {
     return fault(rpc::kInvalidParams, ok.error().message);

@@ -56,10 +56,11 @@ struct DeviceSpec {
   unsigned queues = 1;
   std::string backend = "auto";  // user | kernel | auto (VenetBackend)
   bool link_up = true;
-  // Ring geometry: only the legacy --venet option sets these; everyone
-  // else gets VenetConfig's defaults.
+  // Ring geometry and receive coalescing: only the legacy --venet option
+  // sets these; everyone else gets VenetConfig's defaults.
   uint32_t ring_size = kVenetDefaultRingSize;
   uint32_t buf_size = kVenetDefaultBufSize;
+  uint32_t rx_coalesce_us = kVenetDefaultRxCoalesceUs;
   Origin origin = Origin::kApi;
   bool operator==(const DeviceSpec&) const = default;
 };

@@ -8,7 +8,8 @@ namespace {
 
 TEST(VenetOption, AllKeys) {
   auto o = parse_venet_option(
-      "tap=avmtap0,mac=02:00:00:AA:bb:0c,mtu=9000,netns=avm-x,link=down,ring=512,buf=4096");
+      "tap=avmtap0,mac=02:00:00:AA:bb:0c,mtu=9000,netns=avm-x,link=down,ring=512,buf=4096,"
+      "rx_coalesce_us=0");
   ASSERT_TRUE(o) << o.error().message;
   EXPECT_EQ(o->config.tap_name, "avmtap0");
   EXPECT_EQ(o->config.mac, (std::array<uint8_t, 6>{0x02, 0, 0, 0xaa, 0xbb, 0x0c}));
@@ -17,6 +18,7 @@ TEST(VenetOption, AllKeys) {
   EXPECT_FALSE(o->config.link_up);
   EXPECT_EQ(o->config.ring_size, 512U);
   EXPECT_EQ(o->config.buf_size, 4096U);
+  EXPECT_EQ(o->config.rx_coalesce_us, 0U);
 }
 
 TEST(VenetOption, Defaults) {
@@ -26,6 +28,7 @@ TEST(VenetOption, Defaults) {
   EXPECT_EQ(o->config.mtu, 1500);
   EXPECT_TRUE(o->config.link_up);
   EXPECT_TRUE(o->netns.empty());
+  EXPECT_EQ(o->config.rx_coalesce_us, kVenetDefaultRxCoalesceUs);
 }
 
 TEST(VenetOption, Refused) {
@@ -42,6 +45,8 @@ TEST(VenetOption, Refused) {
            "tap=t0,ring=100",               // not a power of two
            "tap=t0,buf=64",                 // too small for venet
            "tap=t0,link=maybe",             // up or down
+           "tap=t0,rx_coalesce_us=10001",   // above 10 ms
+           "tap=t0,rx_coalesce_us=-1",      // not a number
            "tap=t0,color=blue",             // unknown key
            "tap=t0,tap=t1",                 // repeated
            "tap=t0,mtu",                    // no '='

@@ -24,39 +24,43 @@ VenetWorker::VenetWorker(EventLoop& loop, VenetTx& tx, VenetRx& rx, const EventF
       st_(state),
       max_us_(busy_poll_max_us),
       coalesce_(rx_coalesce_us),
-      idle_probe_(&VenetWorker::host_has_idle_core) {}
+      spare_probe_(&VenetWorker::spare_cores) {}
 
-bool VenetWorker::host_has_idle_core() {
+long VenetWorker::spare_cores() {
   // "0.50 0.40 0.30 R/T LAST": R runnable tasks right now, this thread
-  // (which is running) included.  Unknown: assume a core is idle.
+  // (which is running) included.  Unknown: assume cores are idle.
+  constexpr long kUnknown = 1L << 20;
   const UniqueFd fd(::open("/proc/loadavg", O_RDONLY | O_CLOEXEC));
   if (!fd) {
-    return true;
+    return kUnknown;
   }
   std::array<char, 128> buf{};
   const ssize_t n = ::read(fd.get(), buf.data(), buf.size() - 1);
   if (n <= 0) {
-    return true;
+    return kUnknown;
   }
   const char* p = buf.data();
   for (int field = 0; field < 3; field++) {
     p = std::strchr(p, ' ');
     if (p == nullptr) {
-      return true;
+      return kUnknown;
     }
     p++;
   }
   const long runnable = std::strtol(p, nullptr, 10);
   const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
-  return runnable <= 0 || cpus <= 0 || runnable <= cpus;
+  if (runnable <= 0 || cpus <= 0) {
+    return kUnknown;
+  }
+  return cpus - runnable;
 }
 
-bool VenetWorker::may_poll(Clock::time_point now) {
+bool VenetWorker::may_poll(Clock::time_point now, bool streaming) {
   if (now >= next_probe_) {
-    idle_ = !idle_probe_ || idle_probe_();
+    spare_ = spare_probe_ ? spare_probe_() : 1;
     next_probe_ = now + std::chrono::milliseconds(kIdleProbeMs);
   }
-  return idle_;
+  return spare_ >= (streaming ? 0 : 1);
 }
 
 void VenetWorker::set_timer(Clock::duration d) {
@@ -194,7 +198,7 @@ Status VenetWorker::run() {
         phase_hits++;
       }
     }
-    if (work && budget_us > 0 && (polling || may_poll(now))) {
+    if (work && budget_us > 0 && (polling || may_poll(now, now < stream_until))) {
       if (!polling) {
         // Start polling: the guest stops kicking while we look anyway.
         polling = true;

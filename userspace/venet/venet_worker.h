@@ -10,9 +10,13 @@
 //    no doorbell at all.  The budget follows the hit ratio of the last
 //    polling phase (doubles while at least one poll in kGoodRatio finds
 //    work, halves below one in kBadRatio, up to busy_poll_max_us) and
-//    polling is skipped altogether while the host has no idle core
-//    (/proc/loadavg's runnable count, sampled every kIdleProbeMs): then a
-//    spinning I/O thread only takes time from the vCPUs.
+//    polling needs idle cores (/proc/loadavg's runnable count, sampled
+//    every kIdleProbeMs): during a stream the core this thread runs on
+//    may be the last one free; otherwise (request/response, sparse
+//    traffic) another core must stay idle for QEMU's main loop, which
+//    relays our interrupts, and for the peers, or polling delays the
+//    very answer it waits for.  Without them a spinning I/O thread only
+//    takes time from the vCPUs.
 //  - Streams: while bulk data flows (a pass moved at least kStreamBytes,
 //    either way) the thread leaves the TX to_host signal disarmed and
 //    sleeps with a timerfd tick of kTick: every tap burst, doorbell or tick
@@ -60,8 +64,8 @@ class VenetWorker {
   static constexpr std::chrono::microseconds kTick{200};
   static constexpr std::chrono::microseconds kStreamWindow{2000};
 
-  // Whether a core is idle (polling would take time from nobody).
-  using IdleProbe = std::function<bool()>;
+  // Cores left idle while this thread runs (negative: oversubscribed).
+  using SpareProbe = std::function<long()>;
 
   // Everything is borrowed and outlives run().
   VenetWorker(EventLoop& loop, VenetTx& tx, VenetRx& rx, const EventFd* doorbell, int tap_fd,
@@ -71,14 +75,15 @@ class VenetWorker {
   Status run();
 
   // Replaces the /proc/loadavg probe (tests).  Before run().
-  void set_idle_probe(IdleProbe p) { idle_probe_ = std::move(p); }
+  void set_spare_probe(SpareProbe p) { spare_probe_ = std::move(p); }
 
-  // The default probe: runnable tasks (this thread included) <= online CPUs.
-  static bool host_has_idle_core();
+  // The default probe: online CPUs minus runnable tasks (this thread
+  // included).
+  static long spare_cores();
 
  private:
   Status pass(bool* work);
-  bool may_poll(Clock::time_point now);
+  bool may_poll(Clock::time_point now, bool streaming);
   void set_timer(Clock::duration d);
 
   EventLoop& loop_;
@@ -92,8 +97,8 @@ class VenetWorker {
   bool rang_ = false;  // the doorbell fired since the last pass
   UniqueFd timer_;
   bool timer_armed_ = false;
-  IdleProbe idle_probe_;
-  bool idle_ = true;
+  SpareProbe spare_probe_;
+  long spare_ = 1;
   Clock::time_point next_probe_{};
 };
 

@@ -99,7 +99,6 @@ class EventLoop {
   bool resume_ = false;     // under mu_: the parked loop may go on
   bool running_ = false;    // under mu_: run() is active
   std::thread::id thread_;  // under mu_: the thread in run()/run_once()
-  uint64_t task_seq_ = 0;   // under mu_: tasks finished (run_sync)
 };
 
 }  // namespace avm

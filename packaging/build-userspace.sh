@@ -29,7 +29,10 @@ build)
 	# CMake reads CFLAGS/CXXFLAGS but not CPPFLAGS (dpkg-buildflags'
 	# _FORTIFY_SOURCE lives there).
 	export CFLAGS="${CFLAGS:-} ${CPPFLAGS:-}" CXXFLAGS="${CXXFLAGS:-} ${CPPFLAGS:-}"
-	cmake -S "$2" -B "$3" -DCMAKE_BUILD_TYPE=None \
+	# A unity build (the sources of each library compiled as a few large
+	# files): the packaged targets build in 2 min 11 s instead of 3 min 54 s
+	# at -j2, once for the .deb and once for the .rpm.
+	cmake -S "$2" -B "$3" -DCMAKE_BUILD_TYPE=None -DCMAKE_UNITY_BUILD=ON \
 		-DCMAKE_INSTALL_PREFIX="${4:-/usr}" -DCMAKE_VERBOSE_MAKEFILE=ON
 	cmake --build "$3" -j "${JOBS:-$(nproc)}" --target "${TARGETS[@]}"
 	;;

@@ -6,19 +6,9 @@
 #include <cstring>
 #include <string>
 
+#include "lib/once.h"
+
 namespace avm {
-namespace {
-
-template <class T>
-T read_once(T& v) {
-  return std::atomic_ref<T>(v).load(std::memory_order_relaxed);
-}
-template <class T>
-void write_once(T& v, T x) {
-  std::atomic_ref<T>(v).store(x, std::memory_order_relaxed);
-}
-
-}  // namespace
 
 CallServer::CallServer(vbus_call_slot* slots, uint32_t n, EventQueue& evq, Dispatch dispatch)
     : slots_(slots), answered_(n, 0), evq_(evq), dispatch_(std::move(dispatch)) {}

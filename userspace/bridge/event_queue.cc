@@ -8,15 +8,10 @@
 #include <cstring>
 
 #include "bridge/counter.h"
+#include "lib/once.h"
 
 namespace avm {
 namespace {
-
-template <class T>
-void write_once(T& v, T x) {
-  // Relaxed: the entry's seq release (or the signal's fence) orders it.
-  std::atomic_ref<T>(v).store(x, std::memory_order_relaxed);
-}
 
 vbus_event* ring_of(vbus_evq_header* hdr) {
   // The entries follow the header (vbus.h); BridgeLayout placed both.

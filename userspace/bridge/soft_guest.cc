@@ -8,20 +8,12 @@
 #include <thread>
 
 #include "lib/bridge_layout.h"
+#include "lib/once.h"
 
 namespace avm {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-template <class T>
-T read_once(T& v) {
-  return std::atomic_ref<T>(v).load(std::memory_order_relaxed);
-}
-template <class T>
-void write_once(T& v, T x) {
-  std::atomic_ref<T>(v).store(x, std::memory_order_relaxed);
-}
 
 Clock::time_point deadline_in(int ms) {
   return Clock::now() + std::chrono::milliseconds(ms);

@@ -1,22 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "lib/guest_queue.h"
 
-#include <atomic>
 #include <cstring>
 
+#include "lib/once.h"
+
 namespace avm {
-namespace {
-
-template <class T>
-void write_once(T& v, T x) {
-  std::atomic_ref<T>(v).store(x, std::memory_order_relaxed);
-}
-template <class T>
-T read_once(T& v) {
-  return std::atomic_ref<T>(v).load(std::memory_order_relaxed);
-}
-
-}  // namespace
 
 GuestQueue::GuestQueue(const QueueView& view)
     : view_(view), to_host_(view.to_host()), to_guest_(view.to_guest()) {}

@@ -1,20 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "lib/host_queue.h"
 
-#include <atomic>
 #include <string>
+
+#include "lib/once.h"
 
 namespace avm {
 namespace {
-
-template <class T>
-T read_once(T& v) {
-  return std::atomic_ref<T>(v).load(std::memory_order_relaxed);
-}
-template <class T>
-void write_once(T& v, T x) {
-  std::atomic_ref<T>(v).store(x, std::memory_order_relaxed);
-}
 
 constexpr uint16_t kKnownDescFlags = VBUS_DESC_F_NEXT;
 constexpr uint16_t kKnownUsedFlags = VBUS_USED_F_NEXT | VBUS_USED_F_ERROR;

@@ -113,17 +113,6 @@ constexpr size_t kMaxDrain = 1U << 20;
 constexpr auto kDeadline = std::chrono::seconds(5);
 using Clock = std::chrono::steady_clock;
 
-struct Client {
-  UniqueFd fd;
-  std::string in;
-  std::string out;
-  size_t sent = 0;
-  bool writing = false;
-  bool draining = false;  // reply sent, reading the rest of the request until EOF
-  size_t drained = 0;
-  Clock::time_point deadline;
-};
-
 std::string response(int status, std::string_view reason, std::string_view type,
                      std::string_view body, bool head, std::string_view extra = {}) {
   std::string r = "HTTP/1.0 " + std::to_string(status) + " " + std::string(reason) + "\r\n";
@@ -198,6 +187,17 @@ std::string format_address(const sockaddr_storage& ss) {
 }  // namespace
 
 struct Server::Impl {
+  struct Client {
+    UniqueFd fd;
+    std::string in;
+    std::string out;
+    size_t sent = 0;
+    bool writing = false;
+    bool draining = false;  // reply sent, reading the rest of the request until EOF
+    size_t drained = 0;
+    Clock::time_point deadline;
+  };
+
   Source source;
   ivshmem::ListenSocket unix_listen;  // for unix:/path
   UniqueFd tcp_listen;                // for loopback TCP

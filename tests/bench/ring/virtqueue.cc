@@ -4,6 +4,8 @@
 #include <atomic>
 #include <cstring>
 
+#include "lib/once.h"
+
 namespace avm::bench {
 namespace {
 
@@ -27,16 +29,8 @@ T load_acquire(T& v) {
   return std::atomic_ref<T>(v).load(std::memory_order_acquire);
 }
 template <class T>
-T read_once(T& v) {
-  return std::atomic_ref<T>(v).load(std::memory_order_relaxed);
-}
-template <class T>
 void store_release(T& v, T x) {
   std::atomic_ref<T>(v).store(x, std::memory_order_release);
-}
-template <class T>
-void write_once(T& v, T x) {
-  std::atomic_ref<T>(v).store(x, std::memory_order_relaxed);
 }
 void mb() {
   std::atomic_thread_fence(std::memory_order_seq_cst);

@@ -96,10 +96,10 @@ class Attacker {
   static void raw_desc(const QueueView& q, uint32_t index, uint16_t flags, uint16_t reserved,
                        uint32_t offset, uint32_t len, uint32_t seq) {
     vbus_ring_desc& d = q.submit()[index & q.mask()];
-    store_once(d.flags, flags);
-    store_once(d.reserved, reserved);
-    store_once(d.offset, offset);
-    store_once(d.len, len);
+    write_once(d.flags, flags);
+    write_once(d.reserved, reserved);
+    write_once(d.offset, offset);
+    write_once(d.len, len);
     std::atomic_ref<uint32_t>(d.seq).store(seq, std::memory_order_release);
   }
 
@@ -298,11 +298,11 @@ Result<std::string> attack_desc_garbage(Attacker& a) {
   const QueueView& q = a.net().dev().queues[kTxQueue].view();
   for (uint32_t i = 0; i < q.num_entries(); i++) {
     vbus_ring_desc& d = q.submit()[i];
-    store_once(d.flags, static_cast<uint16_t>(a.rng()()));
-    store_once(d.reserved, static_cast<uint16_t>(a.rng()()));
-    store_once(d.offset, static_cast<uint32_t>(a.rng()()));
-    store_once(d.len, static_cast<uint32_t>(a.rng()()));
-    store_once(d.seq, i == 0 ? 1U : static_cast<uint32_t>(a.rng()()));
+    write_once(d.flags, static_cast<uint16_t>(a.rng()()));
+    write_once(d.reserved, static_cast<uint16_t>(a.rng()()));
+    write_once(d.offset, static_cast<uint32_t>(a.rng()()));
+    write_once(d.len, static_cast<uint32_t>(a.rng()()));
+    write_once(d.seq, i == 0 ? 1U : static_cast<uint32_t>(a.rng()()));
   }
   a.kick();
   if (!a.wait_quarantine()) {
@@ -357,16 +357,16 @@ class Racer {
         vbus_ring_desc& d = q_.submit()[slot];
         switch (rng_() % 6) {
           case 0:
-            store_once(d.offset, load_once(d.offset) ^ 0x80000000U);
+            write_once(d.offset, read_once(d.offset) ^ 0x80000000U);
             break;
           case 1:
-            store_once(d.len, 0xffffffffU);
+            write_once(d.len, 0xffffffffU);
             break;
           case 2:
-            store_once(d.flags, static_cast<uint16_t>(rng_()));
+            write_once(d.flags, static_cast<uint16_t>(rng_()));
             break;
           case 3:
-            store_once(d.seq, load_once(d.seq) + 1 + ((rng_() & 1) != 0 ? 0U : q_.num_entries()));
+            write_once(d.seq, read_once(d.seq) + 1 + ((rng_() & 1) != 0 ? 0U : q_.num_entries()));
             break;
           default: {
             // The venet header and the first frame bytes in the buffer.
@@ -441,7 +441,7 @@ Result<std::string> attack_evq_garbage(Attacker& a) {
   auto* evq = reinterpret_cast<vbus_evq_header*>(a.s().region().data() + h.evq_offset);  // NOLINT
   // consumed far ahead of what the host produced, then far behind.
   for (uint32_t consumed : {1000000U, 0x80000000U}) {
-    store_once(evq->consumed, consumed);
+    write_once(evq->consumed, consumed);
     for (int i = 0; i < 8; i++) {
       if (!a.net().set_link(true)) {  // CALL_DONE events the host must drop
         return tl::unexpected(fail("SET_LINK failed with a garbage consumed"));
@@ -626,7 +626,7 @@ Result<std::string> attack_guest_state(Attacker& a) {
   while (host_state() == VBUS_STATE_RUN && Clock::now() < end) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  store_once(h.guest_epoch, load_once(h.host_epoch) + 77);
+  write_once(h.guest_epoch, read_once(h.host_epoch) + 77);
   std::atomic_ref<uint32_t>(h.guest_state).store(VBUS_STATE_INIT, std::memory_order_release);
   a.s().ring(VBUS_BRIDGE_VECTOR);
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -671,7 +671,7 @@ Result<std::string> attack_header_scribble(Attacker& a) {
   std::atomic_ref<uint32_t>(sh.guest_state).store(VBUS_STATE_RESET, std::memory_order_release);
   a.s().ring(VBUS_BRIDGE_VECTOR);
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  store_once(sh.guest_epoch, load_once(sh.host_epoch));
+  write_once(sh.guest_epoch, read_once(sh.host_epoch));
   std::atomic_ref<uint32_t>(sh.guest_state).store(VBUS_STATE_INIT, std::memory_order_release);
   a.s().ring(VBUS_BRIDGE_VECTOR);
   const auto end = Clock::now() + std::chrono::seconds(5);

@@ -6,7 +6,6 @@
 // daemon's TAP, in the network namespace the program runs in.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -20,23 +19,13 @@
 #include "ivshmem/client.h"
 #include "lib/error.h"
 #include "lib/region.h"
+#include "lib/shared_word.h"
 #include "lib/unique_fd.h"
 
 namespace avm::hostile {
 
 // Prints one line to stdout, flushed (the pytest reads it as it comes).
 void say(const std::string& line);
-
-// Single-copy stores and loads of shared region words (the other side may
-// write them at any time).
-template <class T>
-void store_once(T& v, T x) {
-  std::atomic_ref<T>(v).store(x, std::memory_order_relaxed);
-}
-template <class T>
-T load_once(T& v) {
-  return std::atomic_ref<T>(v).load(std::memory_order_relaxed);
-}
 
 // A list of named actions (attacks, host bugs), in the order they run.
 template <class Fn>

@@ -35,9 +35,9 @@ struct BuggyHost {
     const uint32_t next =
         std::atomic_ref<uint32_t>(evq()->consumed).load(std::memory_order_acquire);
     vbus_event& e = events()[next & (hdr.evq_entries - 1)];
-    store_once(e.type, type);
-    store_once(e.dev_id, dev_id);
-    store_once(e.data, data);
+    write_once(e.type, type);
+    write_once(e.dev_id, dev_id);
+    write_once(e.data, data);
     std::atomic_ref<uint32_t>(e.seq).store(next + 1 + seq_delta, std::memory_order_release);
     (void)s->client().ring(guest, VBUS_EVQ_VECTOR);
   }
@@ -67,11 +67,11 @@ struct BuggyHost {
     // The next used entry is the one after the highest seq the host wrote.
     uint32_t next = 0;
     for (uint32_t i = 0; i < view->num_entries(); i++) {
-      next = std::max(next, load_once(view->used()[i].seq));
+      next = std::max(next, read_once(view->used()[i].seq));
     }
     vbus_ring_used& u = view->used()[next & view->mask()];
-    store_once(u.flags, uint16_t{0});
-    store_once(u.len, len);
+    write_once(u.flags, uint16_t{0});
+    write_once(u.len, len);
     std::atomic_ref<uint32_t>(u.seq).store(next + 1 + seq_delta, std::memory_order_release);
     post(VBUS_EV_SIGNAL, d->id, q);
     return {};

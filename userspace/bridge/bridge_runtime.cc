@@ -8,14 +8,10 @@
 #include <string>
 
 #include "bridge/queue_reset.h"
+#include "lib/shared_word.h"
 
 namespace avm {
 namespace {
-
-template <class T>
-void store_release(T& v, T x) {
-  std::atomic_ref<T>(v).store(x, std::memory_order_release);
-}
 
 vbus_evq_header* evq_header(const BridgeLayout& l) {
   // NOLINTNEXTLINE: laid out by BridgeLayout, 64-byte aligned

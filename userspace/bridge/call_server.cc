@@ -6,7 +6,7 @@
 #include <cstring>
 #include <string>
 
-#include "lib/once.h"
+#include "lib/shared_word.h"
 
 namespace avm {
 

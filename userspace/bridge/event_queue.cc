@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "bridge/counter.h"
-#include "lib/once.h"
+#include "lib/shared_word.h"
 
 namespace avm {
 namespace {

@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "lib/bridge_layout.h"
-#include "lib/once.h"
+#include "lib/shared_word.h"
 
 namespace avm {
 namespace {

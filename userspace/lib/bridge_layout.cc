@@ -7,6 +7,8 @@
 #include <cstring>
 #include <string>
 
+#include "lib/shared_word.h"
+
 namespace avm {
 
 static_assert(std::endian::native == std::endian::little,
@@ -19,11 +21,6 @@ constexpr uint64_t kPage = AreaAllocator::kPageSize;
 
 constexpr uint64_t align_up(uint64_t v, uint64_t a) {
   return (v + a - 1) & ~(a - 1);
-}
-
-template <class T>
-void store_release(T& v, T x) {
-  std::atomic_ref<T>(v).store(x, std::memory_order_release);
 }
 
 // The fixed tables' offsets for a config.

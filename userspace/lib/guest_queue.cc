@@ -3,7 +3,7 @@
 
 #include <cstring>
 
-#include "lib/once.h"
+#include "lib/shared_word.h"
 
 namespace avm {
 

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "lib/once.h"
+#include "lib/shared_word.h"
 
 namespace avm {
 namespace {

@@ -4,7 +4,7 @@
 #include <atomic>
 #include <cstring>
 
-#include "lib/once.h"
+#include "lib/shared_word.h"
 
 namespace avm::bench {
 namespace {
@@ -24,14 +24,6 @@ constexpr uint64_t align_up(uint64_t v, uint64_t a) {
   return (v + a - 1) & ~(a - 1);
 }
 
-template <class T>
-T load_acquire(T& v) {
-  return std::atomic_ref<T>(v).load(std::memory_order_acquire);
-}
-template <class T>
-void store_release(T& v, T x) {
-  std::atomic_ref<T>(v).store(x, std::memory_order_release);
-}
 void mb() {
   std::atomic_thread_fence(std::memory_order_seq_cst);
 }

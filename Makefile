@@ -121,7 +121,7 @@ check-integration: repos check-ansible
 #   make check-fuzz    replay the seed corpora, then FUZZ_CHECK_SECONDS
 #                      (default 10) of fuzzing per target
 #   make check-asan    the whole userspace with ASan+UBSan (clang, -O0 -g1:
-#                      a quarter of gcc -O1's build time) in build/asan,
+#                      about a third of gcc -O1 -g's build time) in build/asan,
 #                      and all of ctest there
 FUZZ_BUILD := $(BUILD)/fuzz
 ASAN_BUILD := $(BUILD)/asan

@@ -118,8 +118,10 @@ else
 	done
 fi
 
-# caches and logs of the build
+# caches and logs of the build. Not $root/tmp: mmdebstrap keeps its own apt
+# configuration there until its cleanup, which empties /tmp itself; without
+# that file its cleanup's apt-get update runs against the build host's lists.
 rm -rf "$root"/var/cache/apt/*.bin "$root"/var/cache/debconf/*-old "$root"/var/lib/dpkg/*-old \
 	"$root"/var/log/apt/* "$root"/var/log/dpkg.log "$root"/var/log/alternatives.log \
-	"$root"/tmp/* "$root"/var/tmp/*
+	"$root"/var/tmp/*
 info "$flavour root customized"

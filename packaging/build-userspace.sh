@@ -12,11 +12,12 @@ TARGETS=(alacrityvmd avmctl man-pages)
 
 usage() {
 	cat <<USAGE
-usage: ${0##*/} build SRCDIR BUILDDIR [PREFIX]
+usage: ${0##*/} build SRCDIR BUILDDIR [PREFIX [CMAKE-OPTION...]]
        ${0##*/} install BUILDDIR DESTDIR
 
 build:    configure SRCDIR with CMake in BUILDDIR for PREFIX (default /usr)
-          and build the packaged targets: ${TARGETS[*]}
+          and the CMAKE-OPTIONs (the spec: -DAVM_PORTABLE=ON), and build
+          the packaged targets: ${TARGETS[*]}
 install:  install them (cmake --install) into DESTDIR
 
 Environment: CFLAGS, CXXFLAGS, CPPFLAGS, LDFLAGS, JOBS (default: nproc).
@@ -25,16 +26,18 @@ USAGE
 
 case ${1:-} in
 build)
-	(($# == 3 || $# == 4)) || { usage >&2; exit 2; }
+	(($# >= 3)) || { usage >&2; exit 2; }
 	# CMake reads CFLAGS/CXXFLAGS but not CPPFLAGS (dpkg-buildflags'
 	# _FORTIFY_SOURCE lives there).
 	export CFLAGS="${CFLAGS:-} ${CPPFLAGS:-}" CXXFLAGS="${CXXFLAGS:-} ${CPPFLAGS:-}"
 	# A unity build (the sources of each library compiled as a few large
 	# files): the packaged targets build in 2 min 11 s instead of 3 min 54 s
 	# at -j2, once for the .deb and once for the .rpm.
-	cmake -S "$2" -B "$3" -DCMAKE_BUILD_TYPE=None -DCMAKE_UNITY_BUILD=ON \
-		-DCMAKE_INSTALL_PREFIX="${4:-/usr}" -DCMAKE_VERBOSE_MAKEFILE=ON
-	cmake --build "$3" -j "${JOBS:-$(nproc)}" --target "${TARGETS[@]}"
+	src=$2 build=$3 prefix=${4:-/usr}
+	shift $(($# < 4 ? $# : 4))
+	cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=None -DCMAKE_UNITY_BUILD=ON \
+		-DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_VERBOSE_MAKEFILE=ON "$@"
+	cmake --build "$build" -j "${JOBS:-$(nproc)}" --target "${TARGETS[@]}"
 	;;
 install)
 	(($# == 3)) || { usage >&2; exit 2; }

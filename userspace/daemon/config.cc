@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "daemon/names.h"
 #include "daemon/venet_option.h"
 #include "lib/error.h"
 
@@ -26,6 +27,15 @@ class Reader {
   void error(const toml::source_region& at, const std::string& key, const std::string& msg) {
     errors_.push_back(
         fmt::format("{}:{}:{}: {}: {}", file_, at.begin.line, at.begin.column, key, msg));
+  }
+
+  // @why (names.h's answer) about @key of @t, if it says anything.
+  void problem(const toml::table& t, const std::string& prefix, const char* key,
+               const std::string& why) {
+    if (!why.empty()) {
+      const toml::node* n = t.get(key);
+      error(n != nullptr ? n->source() : t.source(), prefix + key, why);
+    }
   }
 
   // Every key of @t that is not in @known is an error.
@@ -123,12 +133,9 @@ void read_daemon(Reader& r, const toml::table& t, DaemonSettings& d) {
     r.error(t.get("log_level")->source(), p + "log_level",
             "must be trace, debug, info, warn or error");
   }
-  if (!d.control_socket.empty() && d.control_socket[0] != '/') {
-    r.error(t.get("control_socket")->source(), p + "control_socket", "must be an absolute path");
-  }
-  if (!d.state_dir.empty() && d.state_dir[0] != '/') {
-    r.error(t.get("state_dir")->source(), p + "state_dir", "must be an absolute path");
-  }
+  r.problem(t, p, "control_socket", path_problem(d.control_socket, kMaxSocketPath));
+  r.problem(t, p, "control_group", text_problem(d.control_group));
+  r.problem(t, p, "state_dir", path_problem(d.state_dir));
 }
 
 void read_metrics(Reader& r, const toml::table& t, MetricsSettings& m) {
@@ -136,6 +143,11 @@ void read_metrics(Reader& r, const toml::table& t, MetricsSettings& m) {
   r.only(t, p, {"enabled", "listen"});
   r.boolean(t, p, "enabled", m.enabled);
   r.str(t, p, "listen", m.listen);
+  constexpr std::string_view kUnix = "unix:";
+  r.problem(t, p, "listen",
+            m.listen.starts_with(kUnix)
+                ? path_problem(std::string_view(m.listen).substr(kUnix.size()), kMaxSocketPath)
+                : text_problem(m.listen));
 }
 
 InstanceSpec read_instance(Reader& r, const toml::table& t, const std::string& p) {
@@ -190,15 +202,17 @@ DeviceSpec read_device(Reader& r, const toml::table& t, const std::string& p) {
   return s;
 }
 
-// Errors of a spec's own check(), placed at the key it names.
-void place(Reader& r, const toml::table& t, const std::string& p, const std::string& problem) {
-  if (problem.empty()) {
-    return;
+// Every error of a spec's own check(), each placed at the key it names.
+// A table without a name has had its "name: missing".
+void place(Reader& r, const toml::table& t, const std::string& p,
+           const std::vector<std::string>& problems) {
+  for (const std::string& problem : problems) {
+    const std::string key = problem.substr(0, problem.find(':'));
+    if (key == "name" && t.get("name") == nullptr) {
+      continue;
+    }
+    r.problem(t, p, key.c_str(), problem.substr(problem.find(':') + 2));
   }
-  const std::string key = problem.substr(0, problem.find(':'));
-  const std::string msg = problem.substr(problem.find(':') + 2);
-  const toml::node* n = t.get(key);
-  r.error(n != nullptr ? n->source() : t.source(), p + key, msg);
 }
 
 }  // namespace
@@ -253,10 +267,10 @@ ConfigResult parse_config(std::string_view text, const std::string& file) {
   std::map<std::string, unsigned> vectors_used;
   each("instance", [&](const toml::table& t, const std::string& p) {
     InstanceSpec s = read_instance(r, t, p);
+    place(r, t, p, check(s, c.daemon));
     if (t.get("name") == nullptr) {
       return;
     }
-    place(r, t, p, check(s, c.daemon));
     if (instance_at.contains(s.name)) {
       r.error(t.get("name")->source(), p + "name", "instance " + s.name + " is defined twice");
       return;
@@ -267,10 +281,10 @@ ConfigResult parse_config(std::string_view text, const std::string& file) {
   std::set<std::string> device_names;
   each("device", [&](const toml::table& t, const std::string& p) {
     DeviceSpec s = read_device(r, t, p);
+    place(r, t, p, check(s));
     if (t.get("name") == nullptr) {
       return;
     }
-    place(r, t, p, check(s));
     if (!device_names.insert(s.name).second) {
       r.error(t.get("name")->source(), p + "name", "device " + s.name + " is defined twice");
       return;

@@ -13,6 +13,8 @@
 
 #include "daemon/config.h"
 #include "daemon/detach.h"
+#include "daemon/log_format.h"
+#include "daemon/names.h"
 #include "daemon/options.h"
 #include "daemon/service.h"
 #include "daemon/size.h"
@@ -25,7 +27,7 @@ namespace {
 int check_config(const std::string& file) {
   const avm::ConfigResult r = avm::load_config(file);
   for (const std::string& e : r.errors) {
-    (void)std::fprintf(stderr, "%s\n", e.c_str());
+    (void)std::fprintf(stderr, "%s\n", avm::escape_for_log(e).c_str());
   }
   if (r.ok()) {
     (void)std::printf("%s: OK\n", file.c_str());
@@ -73,11 +75,20 @@ void legacy_objects(const avm::DaemonOptions& o, avm::ServiceOptions& so) {
 int main(int argc, char** argv) {
   // Legacy-mode hand-over (takeover.h): its two options leave argv here.
   const avm::TakeoverOptions takeover = avm::extract_takeover_options(argc, argv);
+  for (const auto& [flag, path] : {std::pair{"--handover-listen", takeover.listen},
+                                   std::pair{"--takeover-from", takeover.from}}) {
+    if (auto why = path.empty() ? "" : avm::path_problem(path, avm::kMaxSocketPath); !why.empty()) {
+      (void)std::fprintf(stderr, "alacrityvmd: %s: %s\n", flag, why.c_str());
+      return 2;
+    }
+  }
   avm::DaemonOptions options;
   if (auto status = avm::parse_options(argc, argv, options)) {
     return *status;
   }
-  spdlog::set_default_logger(spdlog::stderr_color_mt("alacrityvmd"));
+  auto logger = spdlog::stderr_color_mt("alacrityvmd");
+  logger->set_formatter(avm::escaping_log_formatter());
+  spdlog::set_default_logger(logger);
   spdlog::set_level(options.verbose ? spdlog::level::debug : spdlog::level::info);
 
   const bool explicit_file = !options.config_file.empty();

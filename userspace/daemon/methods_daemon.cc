@@ -3,6 +3,7 @@
 #include <linux/vbus.h>
 
 #include "daemon/methods.h"
+#include "daemon/names.h"
 #include "daemon/service.h"
 #include "rpc/params.h"
 
@@ -18,7 +19,23 @@ rpc::Outcome<std::optional<std::string>> instance_filter(const Json& params) {
   if (auto ok = p.only({"instance"}); !ok) {
     return tl::unexpected(ok.error());
   }
-  return p.opt_string("instance");
+  auto inst = p.opt_string("instance");
+  if (inst && *inst) {
+    if (auto why = name_problem(**inst); !why.empty()) {
+      return rpc::bad_param("instance", why);
+    }
+  }
+  return inst;
+}
+
+Outcome<std::string> name_param(const Params& p, const char* key) {
+  auto v = p.string(key);
+  if (v) {
+    if (auto why = name_problem(*v); !why.empty()) {
+      return rpc::bad_param(key, why);
+    }
+  }
+  return v;
 }
 
 void add_daemon_methods(rpc::Dispatcher& d, Service& s) {

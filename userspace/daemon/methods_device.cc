@@ -86,7 +86,7 @@ Outcome<std::string> name_of(const Json& params, std::initializer_list<const cha
   if (auto ok = p.only(allowed); !ok) {
     return tl::unexpected(ok.error());
   }
-  return p.string("name");
+  return name_param(p, "name");
 }
 
 }  // namespace
@@ -142,7 +142,7 @@ void add_device_methods(rpc::Dispatcher& d, Service& s) {
     if (!name) {
       return tl::unexpected(name.error());
     }
-    auto inst = attach ? Params(p).string("instance") : Outcome<std::string>("");
+    auto inst = attach ? name_param(Params(p), "instance") : Outcome<std::string>("");
     if (!inst) {
       return tl::unexpected(inst.error());
     }

@@ -36,7 +36,7 @@ Outcome<Json> create(Service& s, const Json& params, const Caller& caller) {
   if (auto ok = p.only({"name", "socket", "region_size", "vectors"}); !ok) {
     return tl::unexpected(ok.error());
   }
-  auto name = p.string("name");
+  auto name = name_param(p, "name");
   auto socket = p.opt_string("socket");
   auto size = region_size(p);
   auto vectors = p.opt_uint("vectors", 1, kMaxVectors);
@@ -65,7 +65,7 @@ Outcome<Json> remove(Service& s, const Json& params, const Caller& caller) {
   if (auto ok = p.only({"name", "force"}); !ok) {
     return tl::unexpected(ok.error());
   }
-  auto name = p.string("name");
+  auto name = name_param(p, "name");
   if (!name) {
     return tl::unexpected(name.error());
   }
@@ -85,7 +85,7 @@ Outcome<std::string> name_only(const Json& params) {
   if (auto ok = p.only({"name"}); !ok) {
     return tl::unexpected(ok.error());
   }
-  return p.string("name");
+  return name_param(p, "name");
 }
 
 Outcome<generate::InstanceShape> shape(Service& s, const Json& params) {

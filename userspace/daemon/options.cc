@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <string>
 
+#include "daemon/log_format.h"
+#include "daemon/names.h"
 #include "daemon/size.h"
 
 namespace avm {
@@ -49,6 +51,21 @@ std::optional<int> parse_options(int argc, char** argv, DaemonOptions& out) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  // names.h's rules, as for the same settings in the config file.
+  for (const auto& [flag, why] :
+       {std::pair{"--config", out.config_file.empty() ? "" : text_problem(out.config_file)},
+        std::pair{"--control-socket", out.control_socket.empty()
+                                          ? ""
+                                          : path_problem(out.control_socket, kMaxSocketPath)},
+        std::pair{"--state-dir", out.state_dir.empty() ? "" : path_problem(out.state_dir)},
+        std::pair{"--socket", out.config.socket_path.empty()
+                                  ? ""
+                                  : path_problem(out.config.socket_path, kMaxSocketPath)}}) {
+    if (!why.empty()) {
+      (void)std::fprintf(stderr, "alacrityvmd: %s: %s\n", flag, why.c_str());
+      return 2;
+    }
+  }
   auto size = parse_size(region_size);
   if (!size) {
     (void)std::fprintf(stderr, "alacrityvmd: --region-size: %s\n", size.error().message.c_str());
@@ -63,14 +80,16 @@ std::optional<int> parse_options(int argc, char** argv, DaemonOptions& out) {
     end = 0;
   }
   if (end != mode.size() || m > 07777) {
-    (void)std::fprintf(stderr, "alacrityvmd: --socket-mode: not an octal mode: %s\n", mode.c_str());
+    (void)std::fprintf(stderr, "alacrityvmd: --socket-mode: not an octal mode: %s\n",
+                       escape_for_log(mode).c_str());
     return 2;
   }
   out.config.socket_mode = static_cast<mode_t>(m);
   if (!venet.empty()) {
     auto v = parse_venet_option(venet);
     if (!v) {
-      (void)std::fprintf(stderr, "alacrityvmd: --venet: %s\n", v.error().message.c_str());
+      (void)std::fprintf(stderr, "alacrityvmd: --venet: %s\n",
+                         escape_for_log(v.error().message).c_str());
       return 2;
     }
     out.venet = std::move(*v);

@@ -37,6 +37,13 @@ tl::unexpected<rpc::Fault> invalid(const std::string& problem) {
   return fault(rpc::kInvalidParams, problem, rpc::Json{{"param", key}});
 }
 
+// The first of check()'s problems, the others in data.problems.
+tl::unexpected<rpc::Fault> invalid(const std::vector<std::string>& problems) {
+  auto f = invalid(problems.front());
+  f.value().data["problems"] = problems;
+  return f;
+}
+
 }  // namespace
 
 rpc::Outcome<void> Service::writable(Origin origin, const std::string& what) const {
@@ -68,7 +75,7 @@ Instance* Service::instance(const std::string& name) const {
 
 rpc::Outcome<void> Service::create_instance(const InstanceSpec& spec) {
   if (auto why = check(spec, settings()); !why.empty()) {
-    if (why.starts_with("region_size: over")) {
+    if (why.size() == 1 && why[0].starts_with("region_size: over")) {
       return limit("region_size", "region_size over max_region_size");
     }
     return invalid(why);

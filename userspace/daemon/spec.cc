@@ -3,7 +3,6 @@
 
 #include <fmt/format.h>
 
-#include <cctype>
 #include <charconv>
 
 namespace avm {
@@ -18,23 +17,6 @@ const char* to_string(Origin o) {
       return "command-line";
   }
   return "api";
-}
-
-bool valid_name(std::string_view name) {
-  constexpr size_t kMaxName = 32;
-  if (name.empty() || name.size() > kMaxName) {
-    return false;
-  }
-  auto lower_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (!lower_or_digit(name[0])) {
-    return false;
-  }
-  for (char c : name) {
-    if (!lower_or_digit(c) && c != '_' && c != '-') {
-      return false;
-    }
-  }
-  return true;
 }
 
 std::optional<uint64_t> parse_bytes(std::string_view text) {
@@ -68,77 +50,73 @@ std::string format_mac(const std::array<uint8_t, 6>& m) {
                      m[5]);
 }
 
-std::string check(const InstanceSpec& s, const DaemonSettings& d) {
-  if (!valid_name(s.name)) {
-    return "name: must match [a-z0-9][a-z0-9_-]{0,31}";
+namespace {
+
+// Adds "KEY: why" to @out if @why says something is wrong.
+void add(std::vector<std::string>& out, const char* key, const std::string& why) {
+  if (!why.empty()) {
+    out.push_back(std::string(key) + ": " + why);
   }
-  constexpr size_t kMaxSunPath = 107;
-  if (s.socket.size() > kMaxSunPath) {
-    return "socket: longer than 107 bytes";
-  }
-  if (!s.socket.empty() && s.socket[0] != '/') {
-    return "socket: must be an absolute path";
-  }
-  if (s.region_size < kMinRegionSize || (s.region_size & (s.region_size - 1)) != 0) {
-    return "region_size: must be a power of two, 1M or more";
-  }
-  if (s.region_size > d.max_region_size) {
-    return "region_size: over max_region_size";
-  }
-  if (s.vectors < 1 || s.vectors > kMaxVectors) {
-    return "vectors: must be 1..64";
-  }
-  return "";
 }
 
-std::string check(const DeviceSpec& s) {
-  constexpr size_t kMaxIfName = 15;
+}  // namespace
+
+std::vector<std::string> check(const InstanceSpec& s, const DaemonSettings& d) {
+  std::vector<std::string> out;
+  add(out, "name", name_problem(s.name));
+  if (!s.socket.empty()) {  // "" = the default
+    add(out, "socket", path_problem(s.socket, kMaxSocketPath));
+  }
+  if (s.region_size < kMinRegionSize || (s.region_size & (s.region_size - 1)) != 0) {
+    add(out, "region_size", "must be a power of two, 1M or more");
+  } else if (s.region_size > d.max_region_size) {
+    add(out, "region_size", "over max_region_size");
+  }
+  if (s.vectors < 1 || s.vectors > kMaxVectors) {
+    add(out, "vectors", "must be 1..64");
+  }
+  return out;
+}
+
+std::vector<std::string> check(const DeviceSpec& s) {
   constexpr unsigned kMinMtu = 68;
   constexpr unsigned kMaxMtu = 65535;
-  if (!valid_name(s.name)) {
-    return "name: must match [a-z0-9][a-z0-9_-]{0,31}";
-  }
+  std::vector<std::string> out;
+  add(out, "name", name_problem(s.name));
   if (s.type != "venet") {
-    return "type: only \"venet\" exists";
+    add(out, "type", "only \"venet\" exists");
   }
-  if (s.instance && !valid_name(*s.instance)) {
-    return "instance: not an instance name";
+  if (s.instance) {
+    add(out, "instance", name_problem(*s.instance));
   }
-  auto ifname_ok = [](const std::string& n) {
-    if (n.empty() || n.size() > kMaxIfName || n == "." || n == "..") {
-      return false;
+  if (!s.tap.empty()) {  // "" = the default
+    if (auto why = ifname_problem(s.tap); !why.empty()) {
+      add(out, "tap", "not an interface name: " + why);
     }
-    for (char c : n) {
-      if (c == '/' || c == ':' || std::isspace(static_cast<unsigned char>(c)) != 0 || c < 33 ||
-          c > 126) {
-        return false;
-      }
+  }
+  if (s.bridge) {
+    if (auto why = ifname_problem(*s.bridge); !why.empty()) {
+      add(out, "bridge", "not an interface name: " + why);
     }
-    return true;
-  };
-  if (!s.tap.empty() && !ifname_ok(s.tap)) {
-    return "tap: not an interface name (1..15 printable characters, no '/', ':')";
   }
-  if (s.bridge && !ifname_ok(*s.bridge)) {
-    return "bridge: not an interface name";
-  }
-  if (s.netns && (s.netns->empty() || s.netns->find('/') != std::string::npos || *s.netns == "." ||
-                  *s.netns == "..")) {
-    return "netns: not a namespace name";
+  if (s.netns) {
+    if (auto why = netns_problem(*s.netns); !why.empty()) {
+      add(out, "netns", "not a namespace name: " + why);
+    }
   }
   if (s.mac && (((*s.mac)[0] & 1U) != 0)) {
-    return "mac: must be a unicast address";
+    add(out, "mac", "must be a unicast address");
   }
   if (s.mtu < kMinMtu || s.mtu > kMaxMtu) {
-    return "mtu: must be 68..65535";
+    add(out, "mtu", "must be 68..65535");
   }
   if (s.queues != 1) {
-    return "queues: only 1 queue pair is supported";
+    add(out, "queues", "only 1 queue pair is supported");
   }
   if (!parse_venet_backend(s.backend)) {
-    return "backend: must be \"user\", \"kernel\" or \"auto\"";
+    add(out, "backend", "must be \"user\", \"kernel\" or \"auto\"");
   }
-  return "";
+  return out;
 }
 
 std::string instance_socket(const InstanceSpec& s, const std::string& run_dir) {
@@ -146,7 +124,6 @@ std::string instance_socket(const InstanceSpec& s, const std::string& run_dir) {
 }
 
 std::string device_tap(const DeviceSpec& s) {
-  constexpr size_t kMaxIfName = 15;
   return s.tap.empty() ? ("avm-" + s.name).substr(0, kMaxIfName) : s.tap;
 }
 

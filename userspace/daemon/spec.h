@@ -10,7 +10,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "daemon/names.h"
 #include "venet/venet_config.h"
 
 namespace avm {
@@ -68,15 +70,14 @@ struct DeviceSpec {
 constexpr unsigned kMaxVectors = 64;
 constexpr uint64_t kMinRegionSize = uint64_t{1} << 20;
 
-// [a-z0-9][a-z0-9_-]{0,31}
-bool valid_name(std::string_view name);
 // "4M", "1G", "65536" -> bytes; nullopt if malformed.
 std::optional<uint64_t> parse_bytes(std::string_view text);
 std::string format_mac(const std::array<uint8_t, 6>& mac);
 
-// Each returns "" if fine, else "KEY: why" for the first problem.
-std::string check(const InstanceSpec& s, const DaemonSettings& d);
-std::string check(const DeviceSpec& s);
+// Each returns every problem as "KEY: why" (names.h's rules for the
+// strings), none if the spec is fine.
+std::vector<std::string> check(const InstanceSpec& s, const DaemonSettings& d);
+std::vector<std::string> check(const DeviceSpec& s);
 
 // Defaults filled in: socket path, tap name, MAC.
 std::string instance_socket(const InstanceSpec& s, const std::string& run_dir);

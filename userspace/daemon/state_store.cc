@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -138,7 +139,8 @@ Result<SavedState> StateStore::load() const {
     for (const Json& i : j.at("instances")) {
       InstanceSpec s = instance_from(i);
       if (auto why = check(s, no_limits); !why.empty()) {
-        return make_error(EINVAL, fmt::format("{}: instance {}: {}", file, s.name, why));
+        return make_error(EINVAL,
+                          fmt::format("{}: instance {}: {}", file, s.name, fmt::join(why, "; ")));
       }
       out.instances.push_back(std::move(s));
     }
@@ -148,7 +150,8 @@ Result<SavedState> StateStore::load() const {
         return make_error(EINVAL, file + ": device: " + s.error().message);
       }
       if (auto why = check(*s); !why.empty()) {
-        return make_error(EINVAL, fmt::format("{}: device {}: {}", file, s->name, why));
+        return make_error(EINVAL,
+                          fmt::format("{}: device {}: {}", file, s->name, fmt::join(why, "; ")));
       }
       out.devices.push_back(std::move(*s));
     }

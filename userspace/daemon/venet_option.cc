@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "daemon/venet_option.h"
 
-#include <linux/if.h>
-
 #include <cctype>
 #include <charconv>
 #include <set>
+
+#include "daemon/names.h"
 
 namespace avm {
 namespace {
@@ -32,20 +32,6 @@ int hex_digit(char c) {
     return c - 'a' + 10;
   }
   return -1;
-}
-
-// Interface and namespace names: what `ip` accepts, nothing that could
-// walk out of /run/netns.
-bool good_name(std::string_view s) {
-  if (s.empty() || s.size() >= IFNAMSIZ || s == "." || s == "..") {
-    return false;
-  }
-  for (char c : s) {
-    if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '-' && c != '_' && c != '.') {
-      return false;
-    }
-  }
-  return true;
 }
 
 }  // namespace
@@ -86,13 +72,13 @@ Result<VenetOption> parse_venet_option(std::string_view text) {
       return make_error(EINVAL, "venet: " + key + " given twice");
     }
     if (key == "tap") {
-      if (!good_name(v)) {
-        return make_error(EINVAL, "venet tap=" + std::string(v) + ": not an interface name");
+      if (auto why = ifname_problem(v); !why.empty()) {
+        return make_error(EINVAL, "venet tap: not an interface name: " + why);
       }
       out.config.tap_name = v;
     } else if (key == "netns") {
-      if (!good_name(v)) {
-        return make_error(EINVAL, "venet netns=" + std::string(v) + ": not a namespace name");
+      if (auto why = netns_problem(v); !why.empty()) {
+        return make_error(EINVAL, "venet netns: not a namespace name: " + why);
       }
       out.netns = v;
     } else if (key == "mac") {

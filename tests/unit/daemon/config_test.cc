@@ -182,6 +182,60 @@ TEST(Config, DeviceErrors) {
   EXPECT_EQ(e[8], "f.conf:32:8: device[9].name: device d0 is defined twice");
 }
 
+// Every error of every table and key, in one run: a bad name does not
+// hide the rest of its table, a table without a name is still checked,
+// and no string with a NUL or a control character gets through.
+TEST(Config, EveryErrorInOneRun) {
+  auto e = errors(
+      "[daemon]\n"
+      "control_socket = \"relative.sock\"\n"
+      "control_group = \"kvm\\u0007\"\n"
+      "[[instance]]\n"
+      "name = \"Bad Name\"\n"
+      "socket = \"/tmp/a\\u0000b\"\n"
+      "region_size = \"3M\"\n"
+      "[[instance]]\n"
+      "socket = \"/tmp/x\\u001b.sock\"\n"
+      "[[device]]\n"
+      "name = \"D\"\n"
+      "tap = \"a/b\"\n"
+      "netns = \"../etc\"\n"
+      "bridge = \"br:0\"\n"
+      "mtu = 40\n"
+      "[[device]]\n"
+      "tap = \"much-too-long-ifname\"\n");
+  const std::vector<std::string> want = {
+      "f.conf:2:18: daemon.control_socket: must be an absolute path",
+      "f.conf:3:17: daemon.control_group: contains a control character (at byte 3)",
+      "f.conf:5:8: instance[0].name: must match [a-z0-9][a-z0-9_-]{0,31}",
+      "f.conf:6:10: instance[0].socket: contains a NUL byte (at byte 6)",
+      "f.conf:7:15: instance[0].region_size: must be a power of two, 1M or more",
+      "instance[1].name: missing",
+      "f.conf:9:10: instance[1].socket: contains a control character (at byte 6)",
+      "f.conf:11:8: device[0].name: must match [a-z0-9][a-z0-9_-]{0,31}",
+      "f.conf:12:7: device[0].tap: not an interface name: must not contain '/'",
+      "f.conf:14:10: device[0].bridge: not an interface name: must not contain ':'",
+      std::string("f.conf:13:9: device[0].netns: not a namespace name: must not contain '/' ") +
+          "(a name in /run/netns)",
+      "f.conf:15:7: device[0].mtu: must be 68..65535",
+      "device[1].name: missing",
+      "f.conf:17:7: device[1].tap: not an interface name: longer than 15 bytes",
+  };
+  ASSERT_EQ(e.size(), want.size()) << ::testing::PrintToString(e);
+  for (size_t i = 0; i < want.size(); i++) {
+    EXPECT_NE(e[i].find(want[i]), std::string::npos) << e[i] << "\nwant: " << want[i];
+  }
+}
+
+TEST(Config, DaemonPaths) {
+  auto e = errors("[daemon]\ncontrol_socket = \"/" + std::string(107, 'x') +
+                  "\"\nstate_dir = \"\"\n[metrics]\nlisten = \"unix:run/m.sock\"\n");
+  ASSERT_EQ(e.size(), 3U) << ::testing::PrintToString(e);
+  EXPECT_EQ(e[0], "f.conf:2:18: daemon.control_socket: longer than 107 bytes");
+  EXPECT_EQ(e[1], "f.conf:3:13: daemon.state_dir: must not be empty");
+  EXPECT_EQ(e[2], "f.conf:5:10: metrics.listen: must be an absolute path");
+}
+
 TEST(Config, Limits) {
   auto e = errors(
       "[daemon]\nmax_instances = 1\n[[instance]]\nname = \"a\"\n[[instance]]\nname = "

@@ -63,7 +63,7 @@ TEST(Options, ServiceModeNeedsNoSocket) {
   EXPECT_TRUE(o.check_config);
   EXPECT_TRUE(o.takeover);
   DaemonOptions legacy;
-  ASSERT_EQ(parse({"--socket", "s", "--venet", "tap=t0"}, legacy), -1);
+  ASSERT_EQ(parse({"--socket", "/s", "--venet", "tap=t0"}, legacy), -1);
   EXPECT_TRUE(legacy.legacy());
   ASSERT_TRUE(legacy.venet);
   EXPECT_EQ(legacy.venet->config.tap_name, "t0");
@@ -72,12 +72,33 @@ TEST(Options, ServiceModeNeedsNoSocket) {
 TEST(Options, UsageErrors) {
   DaemonOptions o;
   EXPECT_EQ(parse({"--venet", "tap=a,bogus=1"}, o), 2);
-  EXPECT_EQ(parse({"--socket", "s", "--region-size", "lots"}, o), 2);
-  EXPECT_EQ(parse({"--socket", "s", "--socket-mode", "rw"}, o), 2);
-  EXPECT_EQ(parse({"--socket", "s", "--socket-mode", "0999"}, o), 2);
-  EXPECT_NE(parse({"--socket", "s", "--vectors", "0"}, o), -1);
-  EXPECT_NE(parse({"--socket", "s", "--vectors", "257"}, o), -1);
-  EXPECT_NE(parse({"--socket", "s", "--bogus"}, o), -1);
+  EXPECT_EQ(parse({"--socket", "/s", "--region-size", "lots"}, o), 2);
+  EXPECT_EQ(parse({"--socket", "/s", "--socket-mode", "rw"}, o), 2);
+  EXPECT_EQ(parse({"--socket", "/s", "--socket-mode", "0999"}, o), 2);
+  EXPECT_NE(parse({"--socket", "/s", "--vectors", "0"}, o), -1);
+  EXPECT_NE(parse({"--socket", "/s", "--vectors", "257"}, o), -1);
+  EXPECT_NE(parse({"--socket", "/s", "--bogus"}, o), -1);
+}
+
+// names.h's rules, as in the config file: a path with a control
+// character, a relative or over-long socket, a TAP or netns name that is
+// not one.
+TEST(Options, StringsAreValidated) {
+  auto status = [](const std::vector<std::string>& args) {
+    DaemonOptions o;  // a fresh one: no value left from a previous line
+    return parse(args, o);
+  };
+  EXPECT_EQ(status({"--socket", "/tmp/a\x1b[2J.sock"}), 2);
+  EXPECT_EQ(status({"--socket", "vm.sock"}), 2);
+  EXPECT_EQ(status({"--socket", "/" + std::string(107, 'x')}), 2);
+  EXPECT_EQ(status({"--control-socket", "/tmp/c\n.sock"}), 2);
+  EXPECT_EQ(status({"--control-socket", "c.sock"}), 2);
+  EXPECT_EQ(status({"--state-dir", "/tmp/st\x7f"}), 2);
+  EXPECT_EQ(status({"--config", "/tmp/a\x01.conf"}), 2);
+  EXPECT_EQ(status({"--socket", "/s", "--venet", "tap=t%d"}), 2);
+  EXPECT_EQ(status({"--socket", "/s", "--venet", "tap=t0,netns=a\tb"}), 2);
+  EXPECT_EQ(status({"--socket", "/" + std::string(106, 'x')}), -1);
+  EXPECT_EQ(status({"--socket", "/s", "--venet", "tap=br.100,netns=my ns"}), -1);
 }
 
 }  // namespace

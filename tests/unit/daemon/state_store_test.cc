@@ -110,5 +110,28 @@ TEST_F(StateStoreTest, CorruptFilesAreClearErrors) {
   }
 }
 
+// names.h's rules apply to what state.json holds, as to the API.
+TEST_F(StateStoreTest, StringsWithControlCharactersAreRefused) {
+  StateStore st(dir_ + "/st");
+  ASSERT_TRUE(st.save(sample()));
+  const std::string instance =
+      R"({"name": "vm1", "socket": "/tmp/a\u0000b", "region_size": 1048576, "vectors": 2})";
+  const std::string device =
+      R"({"name": "d0", "type": "venet", "tap": "t0", "mtu": 1500, "queues": 1,
+          "backend": "user", "link_up": true, "instance": null, "bridge": null,
+          "netns": "../etc", "mac": null})";
+  write(R"({"version": 1, "instances": [)" + instance + R"(], "devices": []})");
+  auto s = st.load();
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message,
+            st.path() + ": instance vm1: socket: contains a NUL byte (at byte 6)");
+  write(R"({"version": 1, "instances": [], "devices": [)" + device + "]}");
+  s = st.load();
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message, st.path() +
+                                   ": device d0: netns: not a namespace name: must not contain "
+                                   "'/' (a name in /run/netns)");
+}
+
 }  // namespace
 }  // namespace avm

@@ -2,6 +2,7 @@
 # Build the signed repositories from the packages in $AVM_DIST:
 #   $AVM_DIST/repo/apt   apt-ftparchive: pool/main + dists/bookworm, Release
 #                        signed as InRelease (clear-signed) and Release.gpg
+#                        (ASCII-armoured detached signature)
 #   $AVM_DIST/repo/rpm   createrepo_c over the (rpmsign-ed) binary RPMs,
 #                        repodata/repomd.xml signed as repomd.xml.asc
 # Each repository also carries the public key at its top.
@@ -51,7 +52,9 @@ repo_apt() {
 		mv "dists/$suite/Release.new" "dists/$suite/Release"
 	)
 	sign --clearsign "$dist/Release" "$dist/InRelease"
-	sign --detach-sign "$dist/Release" "$dist/Release.gpg"
+	# apt (2.6) refuses a binary detached signature ("unsupported binary
+	# format"): Release.gpg is ASCII-armoured, as Debian's archive signs it
+	sign "--armor --detach-sign" "$dist/Release" "$dist/Release.gpg"
 	info "apt repository: $repo ($(ls "$repo/pool/main" | wc -l) packages, suite $suite)"
 }
 

@@ -1,13 +1,18 @@
 """Every RPM carries a signature that verifies with the exported key, and
 the repository metadata signatures (InRelease, Release.gpg, repomd.xml.asc)
-verify; a changed byte makes each of them fail."""
+verify; a changed byte makes each of them fail.  apt itself accepts the apt
+repository through InRelease and through Release + Release.gpg alone, and
+refuses it with a changed Release.  No gpg-agent of the build's development
+key outlives the signing scripts."""
 
 import os
 import shutil
+import time
+from pathlib import Path
 
 import pytest
 
-from conftest import DIST, TOP, VERSION, run, tamper
+from conftest import BUILD, DIST, TOP, VERSION, run, tamper
 
 KEYRING = DIST / "keys" / "alacrityvm-archive-keyring.gpg"
 APT = DIST / "repo" / "apt" / "dists" / "bookworm"
@@ -55,6 +60,86 @@ def test_apt_release_signature(signed, data, scratch):
     bad = [copy] if not data else [APT / signed, copy]
     out = run(["gpgv", "--keyring", KEYRING, *bad], check=False)
     assert out.returncode != 0 and "BAD signature" in out.stdout
+
+
+APT_CONF = """Dir::Etc "{d}/etc";
+Dir::State "{d}/state";
+Dir::Cache "{d}/cache";
+APT::Sandbox::User "root";
+"""
+
+
+def apt_update(repo, scratch):
+    """apt-get update of the file:// repository alone, its key as signed-by,
+    with a private configuration, state and cache (APT_CONFIG is read before
+    anything under /etc/apt): the host's apt is neither read nor changed."""
+    d = scratch / "apt"
+    for sub in ("etc/apt.conf.d", "etc/sources.list.d", "etc/preferences.d",
+                "state/lists/partial", "cache/archives/partial"):
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    (d / "apt.conf").write_text(APT_CONF.format(d=d))
+    (d / "etc/sources.list").write_text(
+        f"deb [signed-by={KEYRING}] file://{repo} bookworm main\n")
+    out = run(["apt-get", "update", "-o", "APT::Update::Error-Mode=any"],
+              env=dict(os.environ, APT_CONFIG=str(d / "apt.conf")), check=False)
+    print(out.stdout)
+    return out, sorted(p.name for p in (d / "state/lists").glob("*_*"))
+
+
+@pytest.mark.parametrize("signed", ["InRelease", "Release.gpg"])
+def test_apt_accepts_repository(signed, scratch):
+    """apt reads InRelease if there is one, else Release + Release.gpg: both
+    must be accepted (apt 2.6 refuses a binary Release.gpg: "Detached
+    signature file ... is in unsupported binary format"), and a changed
+    Release must be refused."""
+    repo = scratch / "repo"
+    shutil.copytree(DIST / "repo" / "apt", repo)
+    dist = repo / "dists/bookworm"
+    if signed == "Release.gpg":
+        (dist / "InRelease").unlink()
+    out, lists = apt_update(repo, scratch / "good")
+    assert out.returncode == 0 and "W:" not in out.stdout and "E:" not in out.stdout
+    assert any(name.endswith(f"_bookworm_{signed}") for name in lists), lists
+    assert any(name.endswith("_binary-amd64_Packages") for name in lists), lists
+    tamper(dist / ("InRelease" if signed == "InRelease" else "Release"), b"SHA256:")
+    out, lists = apt_update(repo, scratch / "bad")
+    assert out.returncode != 0 and "BADSIG" in out.stdout
+    assert not any(name.endswith("_Packages") for name in lists), lists
+
+
+def gpg_agents(home: Path, wait=5.0):
+    """pids of the gpg-agents serving GNUPGHOME home (gpg starts them as
+    gpg-agent --homedir HOME ... --daemon), once none is left or after
+    `wait` seconds (an agent told to stop takes a moment to exit)."""
+    deadline = time.monotonic() + wait
+    while True:
+        pids = []
+        for proc in Path("/proc").iterdir():
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if os.path.basename(argv[0]) == b"gpg-agent" and str(home).encode() in argv:
+                pids.append(int(proc.name))
+        if not pids or time.monotonic() > deadline:
+            return pids
+        time.sleep(0.1)
+
+
+@pytest.mark.skipif("AVM_SIGNING_KEY" in os.environ,
+                    reason="a production GNUPGHOME's agent is the user's")
+def test_no_gpg_agent_left(scratch):
+    """The development key's gpg-agent (packaging/lib.sh) is the build's
+    own: none is running after the repositories are signed."""
+    home = BUILD / "packaging" / "gnupg"
+    run(["gpgconf", "--kill", "gpg-agent"], env=dict(os.environ, GNUPGHOME=str(home)))
+    assert not gpg_agents(home)
+    dist = scratch / "dist"
+    for sub in ("deb", "rpm", "keys"):
+        shutil.copytree(DIST / sub, dist / sub)
+    run([TOP / "packaging/repos.sh"], env=dict(os.environ, AVM_DIST=str(dist)))
+    assert (dist / "repo/apt/dists/bookworm/InRelease").stat().st_size > 0
+    assert not gpg_agents(home), "gpg-agent left running by packaging/repos.sh"
 
 
 def test_repomd_signature(scratch):

@@ -46,7 +46,7 @@ cleanup() {
 	rm -rf "$work/disk.raw" "$out.tmp"
 	rmdir "$root" 2>/dev/null || true
 }
-trap cleanup EXIT
+at_exit cleanup
 
 mkdir -p "$work" "$cache"
 cleanup

@@ -38,6 +38,21 @@ timed() {
 	info "time: $name: $((SECONDS - start)) s"
 }
 
+# at_exit CMD: run CMD (a string for eval) when the script exits, in the
+# order added; for scripts that source this file instead of `trap ... EXIT`,
+# so that several clean-ups can share the one EXIT trap.
+avm_at_exit=()
+avm_run_at_exit() {
+	local cmd
+	for cmd in "${avm_at_exit[@]}"; do
+		eval "$cmd" || true
+	done
+}
+at_exit() {
+	avm_at_exit+=("$1")
+	trap avm_run_at_exit EXIT
+}
+
 # Select the signing key; sets and exports GNUPGHOME, AVM_SIGNING_KEY (full
 # fingerprint) and AVM_KEY_KIND (production|development).  A key given in
 # the environment must have its secret part in GNUPGHOME; without one, the
@@ -56,6 +71,11 @@ signing_env() {
 				--quick-generate-key "$AVM_DEV_UID" rsa3072 sign never
 		fi
 		AVM_SIGNING_KEY=$AVM_DEV_UID
+		# gpg starts a gpg-agent for this GNUPGHOME, which would outlive the
+		# build; it is the build's own, so it goes when the script ends (a
+		# production GNUPGHOME's agent is the user's and may hold a preset
+		# passphrase: it is left alone)
+		at_exit "gpgconf --kill gpg-agent"
 	fi
 	local fpr
 	fpr=$(gpg --batch --with-colons --list-secret-keys "$AVM_SIGNING_KEY" 2>/dev/null |

@@ -1270,8 +1270,16 @@ static const struct file_operations vbus_host_fops = {
 	.llseek = no_llseek,
 };
 
+/*
+ * A fixed minor (devices.txt, major 10: 243-254 "Reserved for local use";
+ * 240-242 went to userio, vhost-vsock and rfkill): with it and the aliases
+ * below, kmod static-nodes creates /dev/alacrityvm-host at boot and opening
+ * it loads this module on demand (request_module("char-major-10-250")).
+ */
+#define VBUS_HOST_MINOR		250
+
 static struct miscdevice vbus_host_misc = {
-	.minor = MISC_DYNAMIC_MINOR,
+	.minor = VBUS_HOST_MINOR,
 	.name = VBUS_HOST_DEVICE_NAME,
 	.fops = &vbus_host_fops,
 	.mode = 0600,
@@ -1296,3 +1304,5 @@ module_exit(vbus_host_exit);
 MODULE_DESCRIPTION("AlacrityVM in-kernel venet backend");
 MODULE_AUTHOR("AlacrityVM");
 MODULE_LICENSE("GPL");
+MODULE_ALIAS_MISCDEV(VBUS_HOST_MINOR);
+MODULE_ALIAS("devname:" VBUS_HOST_DEVICE_NAME);

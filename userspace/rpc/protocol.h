@@ -27,6 +27,7 @@ enum Code : int {
   kLimitReached = -32003,
   kHostResource = -32004,
   kReadOnly = -32005,
+  kPermissionDenied = -32006,  // the control socket refuses the caller
 };
 
 // A JSON-RPC error object; data is omitted when null.

@@ -4,20 +4,27 @@
 #include <grp.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <tuple>
 #include <vector>
 
 namespace avm::rpc {
 
 namespace {
 
-constexpr int kBacklog = 16;
+// The kernel's limit (net.core.somaxconn): a burst of connections waits
+// for its turn instead of failing a non-blocking connect() with EAGAIN.
+constexpr int kBacklog = SOMAXCONN;
 constexpr size_t kReadChunk = 16384;
+constexpr uint32_t kIn = EPOLLIN | EPOLLRDHUP;
+constexpr uint32_t kOut = EPOLLOUT;
 
 // getgrnam_r into a growing buffer; nullopt if there is no such group.
 std::optional<gid_t> lookup_group(const std::string& name) {
@@ -31,6 +38,12 @@ std::optional<gid_t> lookup_group(const std::string& name) {
     return std::nullopt;
   }
   return found->gr_gid;
+}
+
+// Bytes waiting in @sock's receive queue (0 if it cannot tell).
+size_t queued_input(int sock) {
+  int n = 0;
+  return ::ioctl(sock, FIONREAD, &n) == 0 && n > 0 ? static_cast<size_t>(n) : 0;
 }
 
 }  // namespace
@@ -89,11 +102,18 @@ Result<std::unique_ptr<Server>> Server::finish(std::unique_ptr<Server> s, bool c
                    config.path);
     }
   }
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = s->listener_.fd();
-  if (::epoll_ctl(s->epoll_.get(), EPOLL_CTL_ADD, s->listener_.fd(), &ev) < 0) {
-    return errno_error("epoll_ctl");
+  auto kick = EventFd::create();
+  if (!kick) {
+    return tl::unexpected(kick.error());
+  }
+  s->kick_ = std::move(*kick);
+  for (const int fd : {s->listener_.fd(), s->kick_->fd()}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (::epoll_ctl(s->epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) {
+      return errno_error("epoll_ctl");
+    }
   }
   return s;
 }
@@ -103,6 +123,7 @@ void Server::close_connections() {
     (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
   }
   conns_.clear();
+  backlog_.clear();
   if (listener_.fd() >= 0) {
     (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, listener_.fd(), nullptr);
   }
@@ -116,7 +137,15 @@ void Server::close() {
 size_t Server::quiet_connections() const {
   size_t n = 0;
   for (const auto& [fd, c] : conns_) {
-    n += c->in.empty() && c->out.empty() && !c->closing && !c->dead ? 1 : 0;
+    n += c->in.size() == c->in_off && c->unsent() == 0 && !c->closing && !c->dead ? 1 : 0;
+  }
+  return n;
+}
+
+size_t Server::unsent() const {
+  size_t n = 0;
+  for (const auto& [fd, c] : conns_) {
+    n += c->unsent();
   }
   return n;
 }
@@ -149,8 +178,64 @@ bool Server::allowed(int sock, const Caller& caller) const {
   return false;
 }
 
-void Server::accept_all() {
-  for (;;) {
+void Server::refuse(int sock, const Caller& caller, const Fault& why, const std::string& log) {
+  stats_.refused++;
+  // One line if the socket takes it now; the close follows either way.
+  const std::string line = error_line(nullptr, why);
+  (void)::send(sock, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (refuse_log_.admit()) {
+    spdlog::warn("control socket: refused pid {} uid {} gid {}: {}{}", caller.pid, caller.uid,
+                 caller.gid, log, refuse_log_.held_back("refusals"));
+  }
+}
+
+bool Server::evict_one() {
+  // Quiet connections (nothing received that is not answered, nothing to
+  // send, nothing waiting in the socket) go first, those that never sent a
+  // request before the others, the longest idle first; then one whose
+  // request has not moved for kStuckAfter.
+  const Clock::time_point now = Clock::now();
+  std::optional<std::tuple<int, bool, Clock::time_point>> best;  // rank, spoke, active
+  int victim = -1;
+  for (const auto& [fd, c] : conns_) {
+    int rank = 0;
+    if (c->in.empty() && c->unsent() == 0 && !c->closing && queued_input(fd) == 0) {
+      rank = 0;
+    } else if (now - c->active >= kStuckAfter) {
+      rank = 1;
+    } else {
+      continue;
+    }
+    const auto key = std::make_tuple(rank, c->spoke, c->active);
+    if (!best || key < *best) {
+      best = key;
+      victim = fd;
+    }
+  }
+  if (victim < 0) {
+    return false;
+  }
+  const Conn& c = *conns_.at(victim);
+  {
+    stats_.evicted++;
+    const std::string line = error_line(nullptr, Fault{kLimitReached,
+                                                       "connection closed for a new client: " +
+                                                           std::to_string(config_.max_connections) +
+                                                           " connections (max_connections)",
+                                                       Json{{"limit", "max_connections"}}});
+    (void)::send(victim, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (evict_log_.admit()) {
+      spdlog::info("control socket: closed the {} connection of pid {} uid {} for a new client{}",
+                   std::get<0>(*best) == 0 ? "idle" : "stalled", c.caller.pid, c.caller.uid,
+                   evict_log_.held_back("evictions"));
+    }
+  }
+  drop(victim);
+  return true;
+}
+
+void Server::accept_some() {
+  for (unsigned i = 0; i < kAcceptsPerTurn; i++) {
     UniqueFd sock(::accept4(listener_.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!sock) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -165,21 +250,25 @@ void Server::accept_all() {
       continue;
     }
     const Caller caller{cred.pid, cred.uid, cred.gid};
-    if (conns_.size() >= config_.max_connections) {
-      stats_.refused++;
-      spdlog::warn("control socket: refused pid {} uid {}: {} connections already", caller.pid,
-                   caller.uid, conns_.size());
+    if (!allowed(sock.get(), caller)) {
+      const std::string who =
+          config_.group.empty() ? "no control group" : "not in group " + config_.group;
+      refuse(sock.get(), caller,
+             Fault{kPermissionDenied, "permission denied: not root, not our user, " + who, nullptr},
+             who);
       continue;
     }
-    if (!allowed(sock.get(), caller)) {
-      stats_.refused++;
-      spdlog::warn("control socket: refused pid {} uid {} gid {}: not in group {}", caller.pid,
-                   caller.uid, caller.gid, config_.group);
+    if (conns_.size() >= config_.max_connections && !evict_one()) {
+      const std::string n = std::to_string(config_.max_connections);
+      refuse(sock.get(), caller,
+             Fault{kLimitReached, "too many connections: " + n + " (max_connections), all busy",
+                   Json{{"limit", "max_connections"}}},
+             n + " connections already, all busy");
       continue;
     }
     const int fd = sock.get();
     epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.events = kIn;
     ev.data.fd = fd;
     if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) {
       stats_.refused++;
@@ -191,48 +280,22 @@ void Server::accept_all() {
     auto c = std::make_unique<Conn>();
     c->sock = std::move(sock);
     c->caller = caller;
+    c->interest = ev.events;
+    c->active = Clock::now();
+    c->turn = turn_;
     conns_[fd] = std::move(c);
   }
 }
 
-void Server::read_from(Conn& c) {
-  std::array<char, kReadChunk> buf{};
-  for (;;) {
-    const ssize_t n = ::recv(c.sock.get(), buf.data(), buf.size(), 0);
-    if (n == 0) {
-      c.dead = c.out.empty();
-      c.closing = true;
-      break;
-    }
-    if (n < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        c.dead = true;
-      }
-      break;
-    }
-    c.in.append(buf.data(), static_cast<size_t>(n));
-    // Every complete line, then the bound on what is left.
-    size_t start = 0;
-    for (size_t nl = c.in.find('\n'); nl != std::string::npos; nl = c.in.find('\n', start)) {
-      std::string_view line(c.in.data() + start, nl - start);
-      if (line.size() > config_.max_request_bytes) {
-        break;  // refused below: it stays at the front of c.in
-      }
-      start = nl + 1;
-      if (!line.empty() && line.back() == '\r') {
-        line.remove_suffix(1);
-      }
-      if (line.find_first_not_of(" \t") == std::string_view::npos) {
-        continue;
-      }
-      stats_.requests++;
-      if (auto reply = handler_(line, c.caller)) {
-        c.out += *reply;
-      }
-    }
-    c.in.erase(0, start);
-    const size_t pending = c.in.find('\n') == std::string::npos ? c.in.size() : c.in.find('\n');
-    if (pending > config_.max_request_bytes) {
+bool Server::has_line(const Conn& c) {
+  return c.in.find('\n', std::max(c.in_off, c.in_scan)) != std::string::npos;
+}
+
+void Server::handle_lines(Conn& c, unsigned& budget) {
+  while (budget > 0 && !c.closing && !over_cap(c)) {
+    const size_t nl = c.in.find('\n', std::max(c.in_off, c.in_scan));
+    const size_t end = nl == std::string::npos ? c.in.size() : nl;
+    if (end - c.in_off > config_.max_request_bytes) {
       stats_.oversized++;
       spdlog::warn("control socket: pid {} uid {}: request over {} bytes, closing", c.caller.pid,
                    c.caller.uid, config_.max_request_bytes);
@@ -241,15 +304,64 @@ void Server::read_from(Conn& c) {
                                              std::to_string(config_.max_request_bytes) + " bytes",
                                          nullptr});
       c.in.clear();
+      c.in_off = c.in_scan = 0;
       c.closing = true;
+      return;
+    }
+    if (nl == std::string::npos) {
+      c.in_scan = c.in.size();
       break;
     }
+    std::string_view line(c.in.data() + c.in_off, nl - c.in_off);
+    c.in_off = c.in_scan = nl + 1;
+    if (!line.empty() && line.back() == '\r') {
+      line.remove_suffix(1);
+    }
+    if (line.find_first_not_of(" \t") == std::string_view::npos) {
+      continue;
+    }
+    budget--;
+    stats_.requests++;
+    c.spoke = true;
+    if (auto reply = handler_(line, c.caller)) {
+      c.out += *reply;
+    }
+  }
+  // What is handled goes; a partial line stays at the front.
+  c.in.erase(0, c.in_off);
+  c.in_scan -= c.in_off;
+  c.in_off = 0;
+  if (c.eof && !c.closing && !has_line(c)) {
+    c.closing = true;  // every request the client sent is answered
+  }
+}
+
+void Server::read_some(Conn& c, unsigned& budget) {
+  std::array<char, kReadChunk> buf{};
+  size_t got = 0;
+  while (budget > 0 && got < kBytesPerTurn && !c.eof && !c.closing && !over_cap(c) &&
+         !has_line(c)) {
+    const ssize_t n = ::recv(c.sock.get(), buf.data(), buf.size(), 0);
+    if (n == 0) {
+      c.eof = true;
+    } else if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        c.dead = true;
+      }
+      return;
+    } else {
+      got += static_cast<size_t>(n);
+      c.active = Clock::now();
+      c.in.append(buf.data(), static_cast<size_t>(n));
+    }
+    handle_lines(c, budget);
   }
 }
 
 void Server::flush(Conn& c) {
-  while (!c.out.empty()) {
-    const ssize_t n = ::send(c.sock.get(), c.out.data(), c.out.size(), MSG_NOSIGNAL);
+  while (c.unsent() > 0) {
+    const ssize_t n =
+        ::send(c.sock.get(), c.out.data() + c.out_off, c.unsent(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         break;
@@ -260,65 +372,132 @@ void Server::flush(Conn& c) {
       c.dead = true;
       return;
     }
-    c.out.erase(0, static_cast<size_t>(n));
+    c.out_off += static_cast<size_t>(n);
+    c.active = Clock::now();
   }
-  if (c.out.size() > config_.max_output_bytes) {
+  // Sent bytes go once they are half of the buffer (or all of it).
+  if (c.out_off == c.out.size() || c.out_off > c.out.size() / 2) {
+    c.out.erase(0, c.out_off);
+    c.out_off = 0;
+  }
+  if (c.unsent() > kOutputHardCapFactor * config_.max_output_bytes) {
     stats_.dropped_slow++;
-    spdlog::warn("control socket: pid {} does not read its answers, dropped", c.caller.pid);
+    if (drop_log_.admit()) {
+      spdlog::warn("control socket: pid {} uid {} does not read its answers ({} bytes), dropped{}",
+                   c.caller.pid, c.caller.uid, c.unsent(), drop_log_.held_back("drops"));
+    }
     c.dead = true;
     return;
   }
-  if (c.out.empty() && c.closing) {
+  if (c.unsent() == 0 && c.closing) {
     c.dead = true;
   }
 }
 
+void Server::serve(Conn& c) {
+  c.turn = turn_;
+  flush(c);
+  unsigned budget = kRequestsPerTurn;
+  if (!c.dead) {
+    handle_lines(c, budget);
+  }
+  if (!c.dead) {
+    read_some(c, budget);
+  }
+  if (!c.dead) {
+    flush(c);
+  }
+  if (!c.dead) {
+    update_interest(c);
+  }
+  queue_if_pending(c);
+}
+
+void Server::queue_if_pending(Conn& c) {
+  if (!c.dead && !c.queued && !c.closing && !over_cap(c) && has_line(c)) {
+    c.queued = true;
+    backlog_.push_back(c.sock.get());
+  }
+}
+
 void Server::update_interest(Conn& c) {
-  const bool want = !c.out.empty();
-  if (want == c.want_out) {
+  const bool blocked = over_cap(c);
+  if (blocked && !c.throttled) {
+    stats_.throttled++;
+  }
+  c.throttled = blocked;
+  const uint32_t want = (c.eof || c.closing || blocked ? 0U : kIn) | (c.unsent() > 0 ? kOut : 0U);
+  if (want == c.interest) {
     return;
   }
   epoll_event ev{};
-  ev.events = (c.closing ? 0U : static_cast<uint32_t>(EPOLLIN | EPOLLRDHUP)) |
-              (want ? static_cast<uint32_t>(EPOLLOUT) : 0U);
+  ev.events = want;
   ev.data.fd = c.sock.get();
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.sock.get(), &ev) < 0) {
     c.dead = true;
     return;
   }
-  c.want_out = want;
+  c.interest = want;
+}
+
+void Server::drop(int fd) {
+  (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  conns_.erase(fd);
 }
 
 void Server::handle_events() {
+  turn_++;
   std::array<epoll_event, 32> evs{};
   const int n = ::epoll_wait(epoll_.get(), evs.data(), static_cast<int>(evs.size()), 0);
   for (int i = 0; i < n; i++) {
     const int fd = evs[i].data.fd;
     if (fd == listener_.fd()) {
-      accept_all();
+      accept_some();
       continue;
     }
+    auto it = conns_.find(fd);
+    if (it == conns_.end()) {
+      continue;  // the kick: the backlog is served below
+    }
+    Conn& c = *it->second;
+    if (c.turn == turn_) {
+      continue;  // accepted in this turn: the event was for an fd closed before
+    }
+    if ((evs[i].events & (EPOLLHUP | EPOLLERR)) != 0U) {
+      c.dead = true;  // gone: nothing it sent can be answered
+    } else {
+      serve(c);
+    }
+    if (c.dead) {
+      drop(fd);
+    }
+  }
+  // One more turn for each connection that had whole lines left.
+  std::vector<int> backlog;
+  backlog.swap(backlog_);
+  for (const int fd : backlog) {
     auto it = conns_.find(fd);
     if (it == conns_.end()) {
       continue;
     }
     Conn& c = *it->second;
-    if ((evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0U && !c.closing) {
-      read_from(c);
-    }
-    if (!c.dead) {
-      flush(c);
-    }
-    if (!c.dead) {
-      update_interest(c);
-    }
-    if ((evs[i].events & (EPOLLHUP | EPOLLERR)) != 0U && c.out.empty()) {
-      c.dead = true;
+    c.queued = false;
+    if (c.turn != turn_) {
+      serve(c);
+    } else {
+      queue_if_pending(c);  // served already in this turn
     }
     if (c.dead) {
-      (void)::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
-      conns_.erase(it);
+      drop(fd);
     }
+  }
+  // The owner polls fd(): it stays readable while there is work left.
+  if (!backlog_.empty() && !kicked_) {
+    kick_->signal();
+    kicked_ = true;
+  } else if (backlog_.empty() && kicked_) {
+    (void)kick_->consume();
+    kicked_ = false;
   }
 }
 

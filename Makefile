@@ -5,6 +5,8 @@
 #   make check        every test: ABI, unit, lint, kernel modules, system (QEMU)
 #   make bench-ring   ring microbenchmark: vbus ring vs a split virtqueue
 #   make bench        venet vs virtio-net under QEMU (build/bench/report.*)
+#   make soak         four guests under one daemon for SOAK_MINUTES (default 30)
+#                     with hand-overs, flaps, reloads, attacks (build/soak/)
 #   make lint         clang-format and clang-tidy on the userspace
 #   make clean        remove build/ and dist/
 #
@@ -28,7 +30,7 @@ export AVM_TOP := $(TOP)
 export AVM_BUILD := $(BUILD)
 
 .PHONY: all deps userspace modules check check-unit check-modules \
-	check-system lint bench-ring bench clean
+	check-system lint bench-ring bench soak clean
 
 all: deps userspace modules packages repos images
 
@@ -174,6 +176,13 @@ check-bench: userspace modules
 .PHONY: bench-host
 bench-host: userspace modules
 	$(PYTHON) tests/bench/host/compare.py --out $(BUILD)/bench
+
+# tests/soak: four QEMU guests under one service daemon for SOAK_MINUTES, with
+# scheduled hand-overs, link flaps, a driver reload, attacks and API churn;
+# writes build/soak/report.json and soak.png, fails on a failed criterion.
+SOAK_MINUTES ?= 30
+soak: userspace modules
+	$(PYTHON) tests/soak/soak.py --minutes $(SOAK_MINUTES) --out $(BUILD)/soak
 
 clean:
 	rm -rf $(BUILD) $(DIST)

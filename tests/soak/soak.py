@@ -253,6 +253,8 @@ class Soak:
         for var, path in (("AVM_DAEMON", env.daemon_binary()), ("AVM_AVMCTL", avmctl_binary()),
                           ("AVM_HOSTILE", cmake_binary("tests/hostile/avm-hostile"))):
             os.environ[var] = shutil.copy2(path, self.tmp)
+            if var != "AVM_HOSTILE":  # avm-hostile runs `list` below
+                subprocess.run([os.environ[var], "--version"], check=True, capture_output=True)
         self.hostile = Path(os.environ["AVM_HOSTILE"])
         self.stop = threading.Event()
         self.daemon_lock = threading.Lock()

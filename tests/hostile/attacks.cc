@@ -645,59 +645,61 @@ Result<std::string> attack_guest_state(Attacker& a) {
       "features limited to the offer");
 }
 
-Result<std::string> attack_header_scribble(Attacker& a) {
-  SoftGuest& g = a.s().guest();
-  const vbus_bridge_header h = g.header();
-  const size_t devtab_len = size_t{h.devtab_slots} * sizeof(vbus_dev_desc);
-  auto region = a.s().region();
-  // Save line 0 (host layout) and the device table to put them back after.
-  auto line0_span = region.subspan(0, 64);
-  auto devtab_span = region.subspan(h.devtab_offset, devtab_len);
-  const std::vector<uint8_t> line0(line0_span.begin(), line0_span.end());
-  const std::vector<uint8_t> devtab(devtab_span.begin(), devtab_span.end());
-  auto scribble = [&](size_t off, size_t len) {
-    for (size_t i = off; i < off + len; i++) {
-      // keep the magic so the header still looks like ours
-      if (i >= 8) {
-        std::atomic_ref<uint8_t>(region[i]).store(static_cast<uint8_t>(a.rng()()),
-                                                  std::memory_order_relaxed);
-      }
-    }
-  };
-  scribble(0, 64);
-  scribble(h.devtab_offset, devtab_len);
-  // The host must keep using its own layout: open, close and calls work.
-  auto& sh = *reinterpret_cast<vbus_bridge_header*>(region.data());  // NOLINT
+// Random bytes over every byte of the region, then zeros over the magic
+// ("AVM-VBUS"): everything a guest can reach, the host's fields included.
+void scribble_everything(Attacker& a) {
+  std::span<uint8_t> region = a.s().region();
+  std::vector<uint8_t> noise(region.size());
+  for (uint8_t& b : noise) {
+    b = static_cast<uint8_t>(a.rng()());
+  }
+  std::memcpy(region.data(), noise.data(), noise.size());
+  std::memset(region.data(), 0, sizeof(uint64_t));
+}
+
+// Issue 18: a guest that scribbled over the host's fields -- the magic
+// included -- and left (or rebooted) made the daemon restart the bridge
+// with them still scribbled, and every later guest found "bad magic".
+// Nothing is put back here: the host must write its fields again itself.
+Result<std::string> attack_region_scribble(Attacker& a) {
+  // The same guest, as across a reboot: everything scribbled, then the
+  // RESET its driver's removal stores.  The host writes its fields again
+  // on the way back to READY; the guest probes the header afresh.
+  scribble_everything(a);
+  auto& sh = *reinterpret_cast<vbus_bridge_header*>(a.s().region().data());  // NOLINT
   std::atomic_ref<uint32_t>(sh.guest_state).store(VBUS_STATE_RESET, std::memory_order_release);
   a.s().ring(VBUS_BRIDGE_VECTOR);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  write_once(sh.guest_epoch, read_once(sh.host_epoch));
-  std::atomic_ref<uint32_t>(sh.guest_state).store(VBUS_STATE_INIT, std::memory_order_release);
-  a.s().ring(VBUS_BRIDGE_VECTOR);
   const auto end = Clock::now() + std::chrono::seconds(5);
-  while (std::atomic_ref<uint32_t>(sh.host_state).load(std::memory_order_acquire) !=
-             VBUS_STATE_RUN &&
+  // READY is stored last (release), after the host's fields.
+  while ((load_acquire(sh.host_state) != VBUS_STATE_READY || read_once(sh.magic) != VBUS_MAGIC) &&
          Clock::now() < end) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  std::atomic_ref<uint32_t>(sh.guest_state).store(VBUS_STATE_RUN, std::memory_order_release);
-  a.s().ring(VBUS_BRIDGE_VECTOR);
-  const uint32_t id = a.s().venet_id() != 0 ? a.s().venet_id() : 1;
+  if (auto ok = a.s().guest().handshake(); !ok) {
+    return tl::unexpected(fail("after a RESET over a scribbled region: " + ok.error().message));
+  }
+  const uint32_t id = a.venet_id();
   uint32_t statuses[2] = {~0U, ~0U};
   int k = 0;
   for (uint32_t op : {VBUS_CALL_DEV_OPEN, VBUS_CALL_DEV_CLOSE}) {
-    auto r = g.call_raw(op, id, 0, {});
+    auto r = a.s().guest().call_raw(op, id, 0, {});
     statuses[k++] = r ? r->status : ~0U;
   }
-  std::memcpy(region.data() + 8, line0.data() + 8, 56);
-  std::memcpy(region.data() + h.devtab_offset, devtab.data(), devtab_len);
-  if (statuses[0] != 0 || statuses[1] != 0) {
+  if (id == 0 || statuses[0] != 0 || statuses[1] != 0) {
     return tl::unexpected(fail(fmt::format(
-        "DEV_OPEN/DEV_CLOSE with a scribbled header answered {}/{}", statuses[0], statuses[1])));
+        "after a RESET over a scribbled region: device {}, DEV_OPEN/DEV_CLOSE answered {}/{}", id,
+        statuses[0], statuses[1])));
+  }
+  // Everything scribbled again, and the guest leaves: a fresh one (a new
+  // client of the same instance) must handshake; run_attack() then checks
+  // that it moves traffic.
+  scribble_everything(a);
+  if (auto ok = a.connect(); !ok) {
+    return tl::unexpected(fail("a fresh guest after a scribbled region: " + ok.error().message));
   }
   return std::string(
-      "header line 0 and the device table scribbled: the host kept its own "
-      "layout (open/close answered 0)");
+      "the whole region scribbled (magic zeroed), nothing restored: the guest's RESET and a new "
+      "guest both found the host's layout written again");
 }
 
 Result<std::string> attack_reset_cycles(Attacker& a) {
@@ -792,7 +794,7 @@ const Named<AttackFn>& attacks() {
       {"doorbell-storm", attack_doorbell_storm},
       {"handshake-drop", attack_handshake_drop},
       {"guest-state", attack_guest_state},
-      {"header-scribble", attack_header_scribble},
+      {"region-scribble", attack_region_scribble},
       {"reset-cycles", attack_reset_cycles},
       {"stale-fault", attack_stale_fault},
       {"recover", attack_recover},

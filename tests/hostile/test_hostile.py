@@ -48,7 +48,10 @@ ATTACKS = {
     "guest-state": [BAD + r"bridge: guest wrote guest_state 3735928559, which is no state; "
                     r"ignored",
                     BAD + r"bridge: guest INIT for epoch \d+ ignored \(host epoch \d+\)"],
-    "header-scribble": [BAD + r"bridge: guest INIT: link RUN"],
+    "region-scribble": [BAD + r"bridge: guest RESET: link down",
+                        BAD + r"bridge: guest INIT: link RUN",
+                        BAD + r"bridge: host restarted, READY",
+                        BAD + r"bridge: guest INIT: link RUN"],
     "reset-cycles": [BAD + r"bridge: guest RESET: link down"] * 20,
     # Its 300 quarantines come after flip-race's thousands: by then the
     # device's quarantine lines are rate-limited (every 1024th), so only the

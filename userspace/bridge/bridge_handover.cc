@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 // BridgeRuntime's hand-over half (bridge_runtime.h, docs/handover.md):
-// quiesce, export, adopt, resume, abandon.  Nothing here writes to the
-// region: the guest keeps running on it while the host changes hands.
+// quiesce, export, adopt, resume, abandon.  Nothing here but resume()
+// writes to the region, and nothing reads the host's fields back from it:
+// the guest keeps running on it while the host changes hands, and
+// resume() writes every host-owned field again from the records handed
+// over (the same values, unless the guest scribbled over them).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -149,6 +152,8 @@ Result<nlohmann::json> BridgeRuntime::export_state() const {
   j["devices"] = devices;
   j["host_state"] = host_state_;
   j["epoch"] = epoch_;
+  j["features"] = features_;
+  j["devtab_generation"] = layout_.devtab_generation();
   j["started"] = started_;
   j["started_once"] = started_once_;
   const EventQueue::Position p = evq_.position();
@@ -204,15 +209,8 @@ Result<std::unique_ptr<BridgeRuntime>> BridgeRuntime::adopt(
     return make_error(EINVAL, "bridge hand-over: " + std::to_string(doorbells.size()) +
                                   " doorbells for " + std::to_string(c.num_vectors) + " vectors");
   }
-  // The region must be the one the state describes (a header the host
-  // wrote; a guest scribbling over it gets refused, not trusted).
-  if (region.size() >= sizeof(vbus_bridge_header)) {
-    vbus_bridge_header h{};
-    std::memcpy(&h, region.data(), sizeof h);
-    if (h.magic != VBUS_MAGIC || h.abi_major != VBUS_ABI_MAJOR || h.region_size != region.size()) {
-      return make_error(EINVAL, "bridge hand-over: the region is not a vbus region of this size");
-    }
-  }
+  // Nothing is read from the region (the guest may have scribbled over
+  // the host's fields): resume() writes them again from this state.
   AVM_TRY(next_id, get_u32(state, "next_id"));
   AVM_TRY(dj, get_array(state, "devices"));
   std::vector<DeviceInfo> infos;
@@ -240,7 +238,23 @@ Result<std::unique_ptr<BridgeRuntime>> BridgeRuntime::adopt(
   if (flags.size() != devices.size()) {
     return make_error(EINVAL, "bridge hand-over: device objects without a record");
   }
-  auto layout = BridgeLayout::adopt(region, c, std::move(infos), *next_id);
+  // Optional (states from before they were handed over have none): the
+  // negotiated features and devtab_generation, as resume() writes them.
+  Result<uint32_t> generation = 0;
+  if (state.contains("devtab_generation")) {
+    generation = get_u32(state, "devtab_generation");
+  }
+  Result<uint64_t> negotiated = 0;
+  if (state.contains("features")) {
+    negotiated = get_u64(state, "features");
+  }
+  if (!generation || !negotiated) {
+    return make_error(EINVAL, "bridge hand-over: 'devtab_generation' or 'features' is no number");
+  }
+  if ((*negotiated & ~c.host_features) != 0) {
+    return make_error(EINVAL, "bridge hand-over: negotiated features the host never offered");
+  }
+  auto layout = BridgeLayout::adopt(region, c, std::move(infos), *next_id, *generation);
   if (!layout) {
     return tl::unexpected(layout.error());
   }
@@ -283,6 +297,7 @@ Result<std::unique_ptr<BridgeRuntime>> BridgeRuntime::adopt(
   rt->evq_.resume(EventQueue::Position{*produced, *overflows, *enabled});
   rt->host_state_ = *host_state;
   rt->epoch_ = *epoch;
+  rt->features_ = *negotiated;
   rt->started_ = *started;
   rt->started_once_ = *started_once;
   rt->quiesced_ = true;
@@ -305,7 +320,8 @@ Result<std::unique_ptr<BridgeRuntime>> BridgeRuntime::adopt(
     }
     ctx.doorbell = &rt->doorbells_[info->doorbell_vector];
     ctx.doorbell_vector = info->doorbell_vector;
-    if (dev->type() != info->type || dev->queue_specs().size() != info->layout.queues.size()) {
+    if (dev->type() != info->type || dev->queue_specs().size() != info->layout.queues.size() ||
+        dev->initial_config().size() != info->layout.config_size) {
       return make_error(EINVAL, "bridge hand-over: device " + std::to_string(id) +
                                     " object does not match its record");
     }
@@ -373,6 +389,10 @@ Status BridgeRuntime::resume() {
     watching_ = true;
   }
   quiesced_ = false;
+  // Every host-owned field from our records, never from the region; not
+  // the config areas: open devices go on with theirs.
+  rewrite_region(false);
+  store_host_state(host_state_);
   for (auto& [id, e] : devices_) {
     if (!e.opened || e.quarantined) {
       continue;

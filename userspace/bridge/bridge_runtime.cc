@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <string>
@@ -89,12 +90,12 @@ Status BridgeRuntime::start() {
   if (started_once_) {
     epoch_++;
     c_.restarts.inc();
-    // Relaxed: ordered by the release store of host_state below.
-    std::atomic_ref<uint32_t>(layout_.header().host_epoch).store(epoch_, std::memory_order_relaxed);
   }
   started_ = true;
   started_once_ = true;
   evq_.set_enabled(false);
+  // The new epoch with it; ordered by the release store of host_state.
+  rewrite_region(true);
   store_host_state(VBUS_STATE_READY);
   evq_.interrupt();
   spdlog::info("{}bridge: host READY (epoch {})", log_prefix_, epoch_);
@@ -117,11 +118,27 @@ void BridgeRuntime::shutdown() {
 void BridgeRuntime::restart() {
   epoch_++;
   c_.restarts.inc();
-  // The epoch before the state: the guest reads host_state (acquire)
-  // first, and this store is ordered by the release in link_down().
-  std::atomic_ref<uint32_t>(layout_.header().host_epoch).store(epoch_, std::memory_order_relaxed);
+  // link_down() writes the region again with the new epoch, before the
+  // state: the guest reads host_state (acquire) first.
   link_down(VBUS_STATE_READY);
   spdlog::info("{}bridge: host restarted, READY (epoch {})", log_prefix_, epoch_);
+}
+
+void BridgeRuntime::rewrite_region(bool configs) {
+  layout_.write_host_fields(epoch_, features_);
+  if (!configs) {
+    return;
+  }
+  for (const auto& [id, e] : devices_) {
+    if (e.opened) {
+      continue;  // its own (cannot happen: every caller closed them all)
+    }
+    // Closed: the device writes its run-time fields again on DEV_OPEN.
+    const std::vector<uint8_t> config = e.dev->initial_config();
+    std::span<uint8_t> area = layout_.config(id);
+    AVM_CHECK(config.size() == area.size());  // the area was sized from it
+    std::copy(config.begin(), config.end(), area.begin());
+  }
 }
 
 void BridgeRuntime::store_host_state(uint32_t state) {
@@ -209,17 +226,16 @@ void BridgeRuntime::link_up(uint64_t guest_features) {
       reset_queue_all(*view);
     }
   }
-  vbus_bridge_header& h = layout_.header();
   // What we offered from our own config: the header's host_features is
   // guest-writable (the fuzzer negotiated bits the host never offered).
-  const uint64_t features = layout_.config().host_features & guest_features;
-  std::atomic_ref<__u64>(h.features).store(features, std::memory_order_relaxed);
+  features_ = layout_.config().host_features & guest_features;
+  rewrite_region(true);
   store_host_state(VBUS_STATE_RUN);  // release: orders everything above
   evq_.set_enabled(true);
   c_.inits.inc();
   evq_.interrupt();
   spdlog::info("{}bridge: guest INIT: link RUN (epoch {}, features {:#x})", log_prefix_, epoch_,
-               features);
+               features_);
 }
 
 void BridgeRuntime::link_down(uint32_t state) {
@@ -235,6 +251,8 @@ void BridgeRuntime::link_down(uint32_t state) {
   for (uint32_t id : removing) {
     finish_remove(id);
   }
+  features_ = 0;  // no link, nothing negotiated
+  rewrite_region(true);
   store_host_state(state);
   evq_.interrupt();
 }

@@ -13,8 +13,16 @@
 // Lifecycle: create() (lays the region out: host_state READY) -> start()
 // (watch vector 0, interrupt) -> ... guest INIT -> RUN ... -> shutdown()
 // (host_state RESET) -> start() again bumps host_epoch.  restart() is a
-// host re-initialisation without going through RESET (e.g. after adopting
-// a kept region): quiesce, bump host_epoch, READY, interrupt.
+// host re-initialisation without going through RESET (the guest left):
+// quiesce, bump host_epoch, READY, interrupt.
+//
+// The guest can write every byte of the region, the host's fields too.
+// So every change of host_state (start, restart, guest INIT and RESET,
+// shutdown) and resume() after a hand-over first write every host-owned
+// field again from the private records (BridgeLayout::write_host_fields:
+// header, device table, queue tables), and, where every device is closed,
+// each device's config area from its initial_config(): whatever a guest
+// scribbled there is gone for the next guest (docs/security.md).
 #pragma once
 
 #include <atomic>
@@ -109,8 +117,10 @@ class BridgeRuntime : public DeviceHost {
   // records as JSON: table geometry, device records and flags with each
   // device's runtime_state(), host state and epoch, event queue and call
   // channel positions, counters.  resume(): serve again from there (after
-  // a failed hand-over, or after adopt()): watch vector 0, resume the open
-  // devices (one that cannot is quarantined, as after a fault), and look
+  // a failed hand-over, or after adopt()): write the host-owned fields of
+  // the region again from the records (not the config areas, which the
+  // open devices go on with), watch vector 0, resume the open devices
+  // (one that cannot is quarantined, as after a fault), and look
   // at the call channel and guest state once, for whatever the guest did
   // meanwhile.  abandon(): after a completed hand-over, let everything go
   // without writing to the region.
@@ -124,8 +134,8 @@ class BridgeRuntime : public DeviceHost {
   // @devices: the device objects by id (e.g. VenetDevice::adopt), each
   // attached here to the area its record names.  Everything in @state is
   // checked (BridgeLayout::adopt, ranges, a device object for every
-  // record and no other); the region header must carry our magic, ABI and
-  // size.
+  // record and no other); nothing is read from the region, whose
+  // host-owned fields resume() writes again from @state.
   static Result<std::unique_ptr<BridgeRuntime>> adopt(
       std::span<uint8_t> region, const nlohmann::json& state, EventLoop& loop,
       std::span<const EventFd> doorbells, std::map<uint32_t, std::unique_ptr<Device>>&& devices);
@@ -183,6 +193,10 @@ class BridgeRuntime : public DeviceHost {
   // Closes every device, frees REMOVING ones, disables the event queue,
   // stores @state (release) and raises the interrupt.
   void link_down(uint32_t state);
+  // The host-owned fields of the region from the private records (see
+  // the top of this file); @configs: the config areas too (only while
+  // every device is closed).  Before the host_state store that follows.
+  void rewrite_region(bool configs);
   void store_host_state(uint32_t state);
   void finish_remove(uint32_t id);
   // @generation: the device's open generation when the fault was
@@ -204,6 +218,7 @@ class BridgeRuntime : public DeviceHost {
   std::map<uint32_t, Entry> devices_;
   uint32_t host_state_ = VBUS_STATE_READY;  // private copy: never read back
   uint32_t epoch_ = 0;
+  uint64_t features_ = 0;  // negotiated while RUN; private copy of the header's
   bool started_ = false;
   bool started_once_ = false;
   bool watching_ = false;

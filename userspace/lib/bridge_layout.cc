@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <cstddef>
 #include <cstring>
 #include <string>
 
@@ -123,33 +124,94 @@ Result<BridgeLayout> BridgeLayout::create(std::span<uint8_t> region, const Bridg
   if (auto ok = check_geometry(region, config); !ok) {
     return tl::unexpected(ok.error());
   }
-  const Tables t = tables_for(config);
-  const uint64_t devices = align_up(t.end, kPage);
+  const uint64_t devices = align_up(tables_for(config).end, kPage);
   std::memset(region.data(), 0, devices);
   BridgeLayout b(region, config, devices);
-
-  vbus_bridge_header& h = b.header();
-  h.magic = VBUS_MAGIC;
-  h.abi_major = VBUS_ABI_MAJOR;
-  h.abi_minor = VBUS_ABI_MINOR;
-  h.header_size = sizeof(vbus_bridge_header);
-  h.region_size = region.size();
-  h.host_features = config.host_features;
-  h.host_peer_id = config.host_peer_id;
-  h.num_vectors = config.num_vectors;
-  h.devtab_offset = static_cast<uint32_t>(t.devtab);
-  h.devtab_slots = config.devtab_slots;
-  h.evq_offset = static_cast<uint32_t>(t.evq);
-  h.evq_entries = config.evq_entries;
-  h.call_offset = static_cast<uint32_t>(t.call);
-  h.call_slots = config.call_slots;
-  h.host_epoch = config.host_epoch;
-  h.features = 0;
-  h.devtab_generation = 0;
+  b.write_host_fields(config.host_epoch, 0);
   // Everything above before the state (pairs with the guest's
   // smp_load_acquire() of host_state).
-  store_release(h.host_state, uint32_t{VBUS_STATE_READY});
+  store_release(b.header().host_state, uint32_t{VBUS_STATE_READY});
   return b;
+}
+
+void BridgeLayout::write_host_fields(uint32_t epoch, uint64_t features) const {
+  static_assert(offsetof(vbus_bridge_header, host_state) == kLine, "line 0 is 64 bytes");
+  const Tables t = tables_for(config_);
+  vbus_bridge_header mine{};
+  mine.magic = VBUS_MAGIC;
+  mine.abi_major = VBUS_ABI_MAJOR;
+  mine.abi_minor = VBUS_ABI_MINOR;
+  mine.header_size = sizeof(vbus_bridge_header);
+  mine.region_size = region_.size();
+  mine.host_features = config_.host_features;
+  mine.host_peer_id = config_.host_peer_id;
+  mine.num_vectors = config_.num_vectors;
+  mine.devtab_offset = static_cast<uint32_t>(t.devtab);
+  mine.devtab_slots = config_.devtab_slots;
+  mine.evq_offset = static_cast<uint32_t>(t.evq);
+  mine.evq_entries = config_.evq_entries;
+  mine.call_offset = static_cast<uint32_t>(t.call);
+  mine.call_slots = config_.call_slots;
+  // Line 0 whole; line 1 word by word around host_state (the caller's).
+  std::memcpy(region_.data(), &mine, offsetof(vbus_bridge_header, host_state));
+  vbus_bridge_header& h = header();
+  write_once(h.host_epoch, epoch);
+  write_once(h.features, __u64{features});
+  write_once(h.devtab_generation, generation_);
+  for (__le32& w : h.reserved1) {
+    write_once(w, __le32{0});
+  }
+  for (uint32_t i = 0; i < config_.devtab_slots; i++) {
+    if (slots_[i]) {
+      write_queue_table(*slots_[i]);
+    }
+    write_slot(i);
+  }
+}
+
+void BridgeLayout::write_queue_table(const DeviceInfo& d) const {
+  if (!d.layout.queues.empty()) {  // memcpy from an empty vector's null data() is UB
+    std::memcpy(region_.data() + d.area_offset + d.layout.queues_offset, d.layout.queues.data(),
+                d.layout.queues.size() * sizeof(vbus_queue_desc));
+  }
+}
+
+void BridgeLayout::write_slot(uint32_t i) const {
+  vbus_dev_desc mine{};
+  if (slots_[i]) {
+    const DeviceInfo& info = *slots_[i];
+    mine.id = info.id;
+    mine.type = info.type;
+    mine.abi_version = info.abi_version;
+    mine.state = info.state;
+    mine.area_offset = info.area_offset;
+    mine.area_size = info.layout.size;
+    mine.config_offset = info.layout.config_offset;
+    mine.config_size = info.layout.config_size;
+    mine.queues_offset = info.layout.queues_offset;
+    mine.num_queues = static_cast<uint32_t>(info.layout.queues.size());
+    mine.doorbell_vector = info.doorbell_vector;
+  }
+  vbus_dev_desc& d = slot(i);
+  // Every field but the state.
+  auto fields = [&d, &mine] {
+    constexpr size_t kState = offsetof(vbus_dev_desc, state);
+    constexpr size_t kAfter = kState + sizeof mine.state;
+    auto* dst = reinterpret_cast<uint8_t*>(&d);                 // NOLINT: raw copy of a slot
+    const auto* src = reinterpret_cast<const uint8_t*>(&mine);  // NOLINT: raw copy of a slot
+    std::memcpy(dst, src, kState);
+    std::memcpy(dst + kAfter, src + kAfter, sizeof mine - kAfter);
+  };
+  if (mine.state == VBUS_DEV_EMPTY) {
+    // EMPTY first (release), then the rest of the slot is cleared.
+    store_release(d.state, uint32_t{VBUS_DEV_EMPTY});
+    fields();
+  } else {
+    // State last: every field (and the area) before PRESENT or REMOVING
+    // (pairs with the guest's smp_load_acquire() of state).
+    fields();
+    store_release(d.state, mine.state);
+  }
 }
 
 BridgeLayout::BridgeLayout(std::span<uint8_t> region, const BridgeConfig& config,
@@ -161,12 +223,14 @@ BridgeLayout::BridgeLayout(std::span<uint8_t> region, const BridgeConfig& config
       slots_(config.devtab_slots) {}
 
 Result<BridgeLayout> BridgeLayout::adopt(std::span<uint8_t> region, const BridgeConfig& config,
-                                         std::vector<DeviceInfo> devices, uint32_t next_id) {
+                                         std::vector<DeviceInfo> devices, uint32_t next_id,
+                                         uint32_t devtab_generation) {
   if (auto ok = check_geometry(region, config); !ok) {
     return tl::unexpected(ok.error());
   }
   BridgeLayout b(region, config, align_up(tables_for(config).end, kPage));
   b.next_id_ = next_id;
+  b.generation_ = devtab_generation;
   for (DeviceInfo& d : devices) {
     const std::string what = "bridge adopt: device " + std::to_string(d.id) + ": ";
     if (d.id == 0 || (next_id != 0 && d.id >= next_id) || b.device(d.id) != nullptr) {
@@ -222,11 +286,11 @@ vbus_dev_desc& BridgeLayout::slot(uint32_t i) const {
   return *reinterpret_cast<vbus_dev_desc*>(region_.data() + off);  // NOLINT: laid out here
 }
 
-void BridgeLayout::bump_generation() const {
+void BridgeLayout::bump_generation() {
   // Release: the slot's contents before the new generation (pairs with the
-  // guest's smp_load_acquire() of devtab_generation).
-  uint32_t& g = header().devtab_generation;
-  store_release(g, g + 1);
+  // guest's smp_load_acquire() of devtab_generation).  Counted here: the
+  // header's word is guest-writable.
+  store_release(header().devtab_generation, ++generation_);
 }
 
 Result<uint32_t> BridgeLayout::add_device(uint32_t type, uint32_t abi_version,
@@ -277,29 +341,12 @@ Result<uint32_t> BridgeLayout::add_device(uint32_t type, uint32_t abi_version,
   if (!config.empty()) {
     std::memcpy(a + info.layout.config_offset, config.data(), config.size());
   }
-  if (!info.layout.queues.empty()) {  // memcpy from an empty vector's null data() is UB
-    std::memcpy(a + info.layout.queues_offset, info.layout.queues.data(),
-                info.layout.queues.size() * sizeof(vbus_queue_desc));
-  }
-
-  vbus_dev_desc& d = slot(info.slot);
-  d.id = info.id;
-  d.type = type;
-  d.abi_version = abi_version;
-  d.area_offset = info.area_offset;
-  d.area_size = info.layout.size;
-  d.config_offset = info.layout.config_offset;
-  d.config_size = info.layout.config_size;
-  d.queues_offset = info.layout.queues_offset;
-  d.num_queues = static_cast<uint32_t>(info.layout.queues.size());
-  d.doorbell_vector = doorbell_vector;
-  std::fill(std::begin(d.reserved), std::end(d.reserved), 0U);
-  // State last: every field and the whole area before PRESENT (pairs with
-  // the guest's smp_load_acquire() of state).
-  store_release(d.state, uint32_t{VBUS_DEV_PRESENT});
-  bump_generation();
   const uint32_t id = info.id;
+  const uint32_t s = info.slot;
   *free_slot = std::move(info);
+  write_queue_table(*slots_[s]);
+  write_slot(s);
+  bump_generation();
   return id;
 }
 
@@ -328,7 +375,7 @@ Status BridgeLayout::mark_removing(uint32_t id) {
     return make_error(ENOENT, "device " + std::to_string(id) + " does not exist");
   }
   slots_[dev->slot]->state = VBUS_DEV_REMOVING;
-  store_release(slot(dev->slot).state, uint32_t{VBUS_DEV_REMOVING});
+  write_slot(dev->slot);
   bump_generation();
   return {};
 }
@@ -341,13 +388,8 @@ Status BridgeLayout::remove_device(uint32_t id) {
   const uint32_t s = dev->slot;
   auto freed = alloc_.free(dev->area_offset);
   AVM_CHECK(freed.has_value());  // our own record: cannot be unknown
-  vbus_dev_desc& d = slot(s);
-  // EMPTY first (release), then the rest of the slot is cleared.
-  store_release(d.state, uint32_t{VBUS_DEV_EMPTY});
-  const uint32_t state = d.state;
-  std::memset(&d, 0, sizeof d);
-  d.state = state;
   slots_[s].reset();
+  write_slot(s);
   bump_generation();
   return {};
 }

@@ -13,8 +13,12 @@
 //   per queue         to_host signal, to_guest signal, submit ring,
 //                     used ring, pool (each 64-byte aligned)
 //
-// The host keeps a private record of every device (DeviceInfo); it never
-// reads back anything from the region, which the guest can write.
+// The host keeps a private record of every device (DeviceInfo) and of the
+// whole layout; it never reads back anything from the region, which the
+// guest can write.  write_host_fields() writes every host-owned field from
+// those records: create() lays the region out with it, and the bridge
+// runtime calls it again whenever it restarts, so whatever a guest
+// scribbled over the host's fields is gone for the next guest.
 #pragma once
 
 #include <linux/vbus.h>
@@ -76,8 +80,8 @@ class BridgeLayout {
   static constexpr uint32_t kMaxConfigSize = 4096;
   static constexpr uint32_t kMaxQueues = 64;
 
-  // Lays out @region (the whole mapping; zeroes the fixed tables) and
-  // stores host_state = READY last.  The mapping must outlive the layout
+  // Lays out @region (the whole mapping; zeroes the fixed tables, then
+  // write_host_fields()) and stores host_state = READY last.  The mapping must outlive the layout
   // (a Region may be moved: its mapping stays put).
   static Result<BridgeLayout> create(std::span<uint8_t> region, const BridgeConfig& config = {});
 
@@ -90,9 +94,26 @@ class BridgeLayout {
   // @next_id), vector, and area (its layout recomputed from its queue
   // sizes and config size must match, inside the device range, no
   // overlap).  EINVAL naming the first thing that does not fit.
+  // @devtab_generation: the exporter's devtab_generation() (the region's
+  // copy is never read).
   static Result<BridgeLayout> adopt(std::span<uint8_t> region, const BridgeConfig& config,
-                                    std::vector<DeviceInfo> devices, uint32_t next_id);
+                                    std::vector<DeviceInfo> devices, uint32_t next_id,
+                                    uint32_t devtab_generation = 0);
   uint32_t next_id() const { return next_id_; }
+  uint32_t devtab_generation() const { return generation_; }
+
+  // Writes every host-owned field of the region from the private records,
+  // never reading the region: header cache line 0 (magic, ABI, sizes,
+  // offered features, peer id, vectors, where the tables are), line 1
+  // except host_state (host_epoch = @epoch, features = @features,
+  // devtab_generation, reserved zero), every device-table slot (an empty
+  // one zeroed; a device's fields, then its state with a release store)
+  // and every device's queue table.  Not host_state, which the caller
+  // stores last (release) for the state it announces; not the device
+  // config areas (each device's own) nor the queues' rings and signals
+  // (reset by the protocol: bridge INIT, DEV_OPEN).  Storing the same
+  // values a running guest already reads is harmless.
+  void write_host_fields(uint32_t epoch, uint64_t features) const;
 
   // Adds a device: allocates and zeroes its area, writes its config and
   // queue descs, fills a free device-table slot with state = PRESENT
@@ -130,7 +151,12 @@ class BridgeLayout {
  private:
   BridgeLayout(std::span<uint8_t> region, const BridgeConfig& config, uint64_t devices_offset);
   vbus_dev_desc& slot(uint32_t i) const;
-  void bump_generation() const;
+  // Device-table slot @i from slots_[i]: the device's fields, then its
+  // state (release); an empty slot: state EMPTY (release), then zeroes.
+  void write_slot(uint32_t i) const;
+  // The queue table in the area of @d, from its private layout.
+  void write_queue_table(const DeviceInfo& d) const;
+  void bump_generation();
 
   std::span<uint8_t> region_;
   BridgeConfig config_;
@@ -138,6 +164,7 @@ class BridgeLayout {
   AreaAllocator alloc_;
   std::vector<std::optional<DeviceInfo>> slots_;  // by device-table slot
   uint32_t next_id_ = 1;
+  uint32_t generation_ = 0;  // devtab_generation: private, the header's is guest-writable
 };
 
 // Guest side: copies the header out of @region and checks magic, ABI

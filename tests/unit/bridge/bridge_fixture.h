@@ -7,9 +7,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstddef>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -20,6 +22,31 @@
 #include "lib/region.h"
 
 namespace avm::test {
+
+// The region's host-owned bytes, where @layout says they are (its header
+// is read: call it while the host's fields are intact, or on a fresh
+// layout): header lines 0 and 1, the device table, each device's config
+// and queue table.
+struct HostBytes {
+  std::string what;
+  uint64_t off;
+  uint64_t len;
+};
+inline std::vector<HostBytes> host_owned(const BridgeLayout& layout) {
+  const vbus_bridge_header& h = layout.header();
+  std::vector<HostBytes> out = {
+      {"header lines 0 and 1", 0, offsetof(vbus_bridge_header, guest_state)},
+      {"device table", h.devtab_offset, uint64_t{h.devtab_slots} * sizeof(vbus_dev_desc)},
+  };
+  for (uint32_t id : layout.device_ids()) {
+    const DeviceInfo& d = *layout.device(id);
+    const std::string dev = "device " + std::to_string(id);
+    out.push_back({dev + " config", d.area_offset + d.layout.config_offset, d.layout.config_size});
+    out.push_back({dev + " queue table", d.area_offset + d.layout.queues_offset,
+                   d.layout.queues.size() * sizeof(vbus_queue_desc)});
+  }
+  return out;
+}
 
 class BridgeFixture : public ::testing::Test {
  protected:

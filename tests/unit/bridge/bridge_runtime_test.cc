@@ -4,7 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "bridge_fixture.h"
 #include "fake_device.h"
@@ -120,6 +126,88 @@ TEST_F(BridgeRuntimeTest, ShutdownThenStartBumpsEpoch) {
   EXPECT_EQ(host_state(), VBUS_STATE_READY);
   EXPECT_EQ(header().host_epoch, e1 + 1);
   ASSERT_TRUE(guest_->handshake());
+}
+
+// Issue 18: a guest wrote over the host's fields (the magic included) and
+// left; the bridge restarted, but only bumped the epoch, and every later
+// guest found "bad magic".  Every way the bridge goes back to READY -- the
+// guest left (restart), the guest's RESET (a reboot), shutdown + start --
+// writes every host-owned field again from the host's own records, and a
+// fresh guest attaches and calls.
+TEST_F(BridgeRuntimeTest, EveryRestartRewritesAScribbledRegion) {
+  const uint32_t gone = add_fake(&new_log());
+  const uint32_t id = add_fake(&new_log());
+  on_loop([&] { ASSERT_TRUE(rt_->remove_device(gone)); });  // never opened: freed at once
+  ASSERT_TRUE(guest_->handshake());
+  ASSERT_TRUE(guest_->open(id));
+
+  // What a freshly created layout of the same devices holds.
+  auto fresh = Region::create("bridge-fresh", region_size_);
+  ASSERT_TRUE(fresh) << fresh.error().message;
+  BridgeConfig bc;
+  bc.num_vectors = kVectors;
+  bc.evq_entries = evq_entries_;
+  auto want = BridgeLayout::create(fresh->span(), bc);
+  ASSERT_TRUE(want) << want.error().message;
+  FakeDevice proto(&new_log());
+  for (uint32_t vector : {1U, 2U}) {
+    ASSERT_TRUE(want->add_device(proto.type(), proto.abi_version(), proto.initial_config(),
+                                 proto.queue_specs(), vector));
+  }
+  ASSERT_TRUE(want->remove_device(gone));
+  ASSERT_EQ(want->device_ids(), std::vector<uint32_t>{id});
+
+  const std::vector<std::pair<std::string, std::function<void()>>> restarts = {
+      {"guest left", [&] { on_loop([&] { rt_->restart(); }); }},
+      {"guest RESET",
+       [&] {
+         guest_->reset();
+         ASSERT_TRUE(eventually([&] {
+           uint32_t st = 0;
+           on_loop([&] { st = rt_->host_state(); });
+           return st == VBUS_STATE_READY;
+         }));
+       }},
+      {"shutdown and start",
+       [&] {
+         on_loop([&] {
+           rt_->shutdown();
+           ASSERT_TRUE(rt_->start());
+         });
+       }},
+  };
+  std::mt19937 rng(18);
+  for (const bool random : {false, true}) {
+    for (const auto& [how, restart] : restarts) {
+      SCOPED_TRACE(how + (random ? ", random bytes" : ", zeros"));
+      // Everything a guest can reach.
+      std::span<uint8_t> all = region_->span();
+      for (uint8_t& b : all) {
+        b = random ? static_cast<uint8_t>(rng()) : 0;
+      }
+      restart();
+      EXPECT_EQ(host_state(), VBUS_STATE_READY);
+      uint32_t epoch = 0;
+      on_loop([&] { epoch = rt_->host_epoch(); });
+      want->header().host_epoch = epoch;
+      for (const HostBytes& r : host_owned(*want)) {
+        EXPECT_EQ(std::memcmp(region_->data() + r.off, fresh->data() + r.off, r.len), 0)
+            << r.what << " differs from a fresh layout's";
+      }
+      // A fresh guest (a new VM, or the rebooted one) attaches and calls.
+      guest_ = std::make_unique<SoftGuest>(
+          region_->span(), [this](uint32_t v) { doorbells_.at(v).signal(); }, &*irq_);
+      auto ok = guest_->handshake();
+      ASSERT_TRUE(ok) << ok.error().message;
+      auto dev = guest_->open(id);
+      ASSERT_TRUE(dev) << dev.error().message;
+      EXPECT_EQ((*dev)->read_config(), proto.initial_config());
+      auto r = guest_->call(FakeDevice::kEcho, id, std::vector<uint8_t>{1, 8});
+      ASSERT_TRUE(r) << r.error().message;
+      EXPECT_EQ(r->status, 0U);
+      EXPECT_EQ(r->data, (std::vector<uint8_t>{1, 8}));
+    }
+  }
 }
 
 TEST_F(BridgeRuntimeTest, InitWithAStaleEpochIsIgnored) {

@@ -3,7 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstddef>
 #include <cstring>
+#include <random>
+#include <vector>
 
 #include "lib/guest_queue.h"
 #include "lib/host_queue.h"
@@ -176,6 +180,46 @@ TEST_F(BridgeLayoutTest, RemoveDeviceFreesSlotAndArea) {
   ASSERT_TRUE(bridge_->remove_device(*c));
   EXPECT_EQ(bridge_->allocator().free_bytes(), free0);
   EXPECT_TRUE(bridge_->device_ids().empty());
+}
+
+// Issue 18: a guest can write over every host-owned field (the magic
+// too); write_host_fields() puts all of them back from the host's records
+// without reading the region: header lines 0 and 1 (but host_state), the
+// device table (an empty slot, a REMOVING one) and the queue tables.
+TEST_F(BridgeLayoutTest, WriteHostFieldsUndoesAnyScribble) {
+  const uint8_t cfg[] = {1, 2, 3};
+  const QueueSpec queues[] = {{16, 256}, {8, 512}};
+  auto a = bridge_->add_device(VBUS_DEV_TYPE_VENET, 1, cfg, queues, 1);
+  auto b = bridge_->add_device(VBUS_DEV_TYPE_VENET, 1, cfg, queues, 2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(bridge_->remove_device(*a));
+  ASSERT_TRUE(bridge_->mark_removing(*b));
+  const DeviceInfo& dev = *bridge_->device(*b);
+  const uint64_t devtab = bridge_->header().devtab_offset;
+  const uint64_t devtab_len = uint64_t{bridge_->config().devtab_slots} * sizeof(vbus_dev_desc);
+  const uint64_t queues = dev.area_offset + dev.layout.queues_offset;
+  const uint64_t queues_len = dev.layout.queues.size() * sizeof(vbus_queue_desc);
+  const std::vector<uint8_t> want(region_->data(), region_->data() + region_->size());
+  std::mt19937 rng(18);
+  for (const bool random : {false, true}) {
+    SCOPED_TRACE(random ? "random bytes" : "zeros");
+    for (uint8_t& byte : region_->span()) {
+      byte = random ? static_cast<uint8_t>(rng()) : 0;
+    }
+    bridge_->write_host_fields(1, 0);
+    std::atomic_ref<uint32_t>(bridge_->header().host_state).store(VBUS_STATE_READY);
+    const uint8_t* got = region_->data();
+    EXPECT_EQ(std::memcmp(got, want.data(), offsetof(vbus_bridge_header, guest_state)), 0)
+        << "header lines 0 and 1";
+    EXPECT_EQ(std::memcmp(got + devtab, want.data() + devtab, devtab_len), 0) << "device table";
+    EXPECT_EQ(std::memcmp(got + queues, want.data() + queues, queues_len), 0) << "queue table";
+    auto h = read_header(region_->span());
+    ASSERT_TRUE(h) << h.error().message;
+    auto d = read_device(region_->span(), *h, dev.slot);
+    ASSERT_TRUE(d) << d.error().message;
+    EXPECT_EQ(d->state, uint32_t{VBUS_DEV_REMOVING});
+    EXPECT_TRUE(guest_queue_view(region_->span(), *d, 1));
+  }
 }
 
 // Found by tests/fuzz/bridge_fuzz: the host located device-table slots

@@ -1,11 +1,11 @@
-"""A non-default MTU: alacrityvmd --venet ...,mtu=9000 (the TAP in the
-namespace gets 9000 too).  The guest's interface comes up with MTU 9000,
+"""A non-default MTU: alacrityvmd --venet ...,mtu=9000 (the daemon gives the
+TAP in the namespace 9000 too).  The guest's interface comes up with MTU 9000,
 8900-byte pings cross in one frame each (counted by the guest driver) (no IP fragments), and 32 MiB
 of TCP cross each way with the checksum verified at the far end."""
 
 import pytest
 
-from lib.venet import GUEST_IP, NS_IP, Traffic, VenetLink
+from lib.venet import GUEST_IP, NS_IP, TAP, Traffic, VenetLink
 
 MTU = 9000
 PING = 8900  # ICMP payload: 8928-byte IP packets, one frame at MTU 9000
@@ -36,6 +36,11 @@ def clean_guest_kernel(link):
 def test_interface_has_mtu_9000(link):
     r = link.guest.run(f"cat /sys/class/net/{link.ifname}/mtu", check=True)
     assert r.output.strip() == str(MTU)
+
+
+def test_tap_has_mtu_9000(link):
+    out = link.ns.ip(f"link show {TAP}").stdout
+    assert f" mtu {MTU} " in out, out
 
 
 def test_jumbo_ping_guest_to_namespace(link):

@@ -261,10 +261,11 @@ InstanceInfo Instance::info() const {
       out.guest_pid = server_->peer_pid(out.guest);
     }
     for (const auto& [name, slot] : devices_) {
-      out.devices.push_back(
-          AttachedDevice{name, slot.id, slot.dev->tap().name(), bridge_->device_open(slot.id),
-                         bridge_->device_quarantined(slot.id), slot.dev->stats(),
-                         to_string(slot.dev->backend()), slot.dev->backend_note()});
+      auto mtu = slot.dev->tap().mtu();
+      out.devices.push_back(AttachedDevice{
+          name, slot.id, slot.dev->tap().name(), bridge_->device_open(slot.id),
+          bridge_->device_quarantined(slot.id), slot.dev->stats(), to_string(slot.dev->backend()),
+          slot.dev->backend_note(), mtu ? std::optional<unsigned>(*mtu) : std::nullopt});
     }
   });
   return out;

@@ -64,6 +64,7 @@ struct AttachedDevice {
   VenetStats stats;
   std::string backend = "user";  // effective: user or kernel
   std::string backend_note;      // why auto fell back to user
+  std::optional<unsigned> mtu;   // the TAP's, from the kernel (none if unreadable)
 };
 
 // A snapshot of the instance (counters included).

@@ -170,6 +170,9 @@ rpc::Outcome<Json> Service::device_json(const std::string& name, bool with_stats
     }
     j["guest_open"] = a->open;
     j["quarantined"] = a->quarantined;
+    if (a->mtu) {
+      j["mtu"] = *a->mtu;  // the TAP's as it is (the configured one while detached)
+    }
   }
   if (with_stats) {
     j["stats"] = a != nullptr ? venet_stats(a->stats) : venet_stats(VenetStats{});

@@ -4,23 +4,22 @@
 #include <fcntl.h>
 #include <linux/sockios.h>
 #include <net/if.h>
-#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <cstring>
 #include <functional>
 #include <optional>
-#include <thread>
 
 #include "lib/unique_fd.h"
+#include "venet/netns.h"
 
 namespace avm {
 
 namespace {
 
-// Runs @fn on a short-lived thread inside /run/netns/@netns (here if
-// @netns is empty): setns is per thread, no thread of ours ever moves.
+// Runs @fn inside /run/netns/@netns (here if @netns is empty) on a
+// short-lived thread (run_in_netns): no thread of ours ever moves.
 template <class T>
 Result<T> in_netns(const std::string& netns, const std::function<Result<T>()>& fn) {
   if (netns.empty()) {
@@ -32,14 +31,9 @@ Result<T> in_netns(const std::string& netns, const std::function<Result<T>()>& f
     return errno_error("open " + path);
   }
   std::optional<Result<T>> result;
-  std::thread helper([&] {
-    if (::setns(ns.get(), CLONE_NEWNET) < 0) {
-      result.emplace(errno_error("setns " + path));
-      return;
-    }
-    result.emplace(fn());
-  });
-  helper.join();
+  if (auto ok = run_in_netns(ns.get(), [&] { result.emplace(fn()); }); !ok) {
+    return errno_error(ok.error().code, "setns " + path);
+  }
   return std::move(*result);
 }
 

@@ -6,7 +6,9 @@
 // and partial checksums pass between the guest and the host stack
 // untranslated.
 //
-// The tap is created in the calling thread's network namespace.
+// The tap is created in the calling thread's network namespace.  Its MTU
+// is read and set through a datagram socket made in the tap's namespace
+// (kept with the fd), so both work from any thread of the daemon.
 #pragma once
 
 #include <string>
@@ -28,18 +30,28 @@ class Tap {
   // Hand-over: a tap fd received from the process that opened it.
   // Checked: /dev/net/tun, attached (TUNGETIFF) as a tap with our flags
   // (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR) and vnet header size; made
-  // non-blocking.  The name comes from the kernel, not from the sender.
+  // non-blocking.  The name comes from the kernel, not from the sender,
+  // and so does the namespace (TUNGETDEVNETNS) of the MTU socket.
   static Result<Tap> adopt(UniqueFd fd);
 
   int fd() const { return fd_.get(); }
   const std::string& name() const { return name_; }
   // TUNSETOFFLOAD with TUN_F_* @flags.
   Status set_offload(unsigned flags) const;
+  // SIOCSIFMTU: the kernel checks @mtu against the device's range (a tap
+  // takes 68 to 65535 minus its Ethernet header); EINVAL says so.
+  Status set_mtu(unsigned mtu) const;
+  // SIOCGIFMTU: the MTU the kernel has now, also when set from outside.
+  Result<unsigned> mtu() const;
 
  private:
-  Tap(UniqueFd fd, std::string name) : fd_(std::move(fd)), name_(std::move(name)) {}
+  Tap(UniqueFd fd, std::string name, UniqueFd ctl)
+      : fd_(std::move(fd)), name_(std::move(name)), ctl_(std::move(ctl)) {}
+  // The interface's name now (TUNGETIFF; it may have been renamed).
+  std::string ifname() const;
   UniqueFd fd_;
   std::string name_;
+  UniqueFd ctl_;  // AF_INET datagram socket in the tap's namespace
 };
 
 }  // namespace avm

@@ -25,6 +25,11 @@ Result<std::unique_ptr<VenetDevice>> VenetDevice::create(const VenetConfig& cfg,
   if (auto ok = validate(cfg); !ok) {
     return tl::unexpected(ok.error());
   }
+  // The one place the MTU reaches the tap: the guest reads cfg.mtu from
+  // the config area, so the host end must carry frames as large.
+  if (auto ok = tap.set_mtu(cfg.mtu); !ok) {
+    return tl::unexpected(ok.error());
+  }
   return std::unique_ptr<VenetDevice>(new VenetDevice(cfg, std::move(tap)));
 }
 

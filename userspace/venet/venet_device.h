@@ -54,7 +54,9 @@ class VenetDevice : public Device {
   // Validates @cfg and opens (creates) its tap in the calling thread's
   // network namespace.
   static Result<std::unique_ptr<VenetDevice>> create(const VenetConfig& cfg);
-  // Uses an already opened tap (e.g. created in another namespace).
+  // Uses an already opened tap (e.g. created in another namespace).  Both,
+  // and adopt(), set the tap's MTU to @cfg.mtu (the one the guest is
+  // told), and fail with the kernel's reason if it refuses it.
   static Result<std::unique_ptr<VenetDevice>> create(const VenetConfig& cfg, Tap tap);
   ~VenetDevice() override;
   VenetDevice(const VenetDevice&) = delete;

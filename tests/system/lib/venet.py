@@ -96,7 +96,6 @@ class VenetLink:
                                          f"tap={TAP},mac={MAC},mtu={mtu},netns={self.ns.name}"],
                              log_path=self.log_dir / f"{self.name}.alacrityvmd.log").start()
         self.ns.wait_link(TAP)
-        self.ns.ip(f"link set {TAP} mtu {mtu}")
         self.ns.ip(f"addr add {NS_IP}/{PREFIX} dev {TAP}")
         self.ns.ip(f"link set {TAP} up")
         initrd = self.make_initramfs(venet_initramfs_spec(self.guest_tools))

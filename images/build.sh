@@ -12,6 +12,10 @@
 # Each holds disk.qcow2 (ext4, no partition table: boot it with -kernel and
 # -initrd, root=/dev/vda), vmlinuz, initrd.img, SHA256SUMS and
 # SHA256SUMS.asc (detached signature by the packaging key).
+#
+# An image build must leave the build host's own apt state alone: the
+# digests of /etc/apt and /var/lib/apt/lists are compared around each image
+# build, and a change fails it (host_apt_state).
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../packaging/lib.sh
 . "$(dirname "$(readlink -f "$0")")/../packaging/lib.sh"
@@ -103,6 +107,19 @@ inputs_digest() {
 	} | sha256sum | cut -d' ' -f1
 }
 
+# The build host's own apt state: its configuration and package lists,
+# one "sha256  path" line per file.  mmdebstrap runs apt on this host with
+# a configuration of its own; an image build must never change the host's
+# (a customize hook that removed mmdebstrap's configuration from the root's
+# /tmp once made its cleanup run apt-get update against the host, which
+# emptied /var/lib/apt/lists).
+host_apt_state() {
+	local dirs=(/etc/apt /var/lib/apt/lists) skip=/var/lib/apt/lists/partial
+	find "${dirs[@]}" -path "$skip" -prune -o -type l -printf '%p -> %l\n' | sort
+	find "${dirs[@]}" -path "$skip" -prune -o -type f ! -name lock -print0 | sort -z |
+		xargs -0r sha256sum
+}
+
 build_one() {
 	local flavour=$1 out
 	case $flavour in
@@ -122,9 +139,16 @@ build_one() {
 		return
 	fi
 	rm -f "$stamp"
-	local start=$SECONDS
+	local start=$SECONDS apt_before apt_changed
+	apt_before=$(host_apt_state)
 	AVM_IMAGE_SSH_KEY=$(ssh_pubkey) AVM_MIRROR=$mirror AVM_SECURITY_MIRROR=$security \
 		"$AVM_IMAGES_DIR/mkimage.sh" "$flavour" "$out"
+	if ! apt_changed=$(diff <(echo "$apt_before") <(host_apt_state)); then
+		printf '%s\n' "$apt_changed" >&2
+		die "the $flavour image build changed the build host's apt state" \
+			"(/etc/apt, /var/lib/apt/lists: the difference is above, '<' before," \
+			"'>' after); restore the host's lists with apt-get update"
+	fi
 	echo "$digest" >"$stamp"
 	info "time: $flavour image: $((SECONDS - start)) s"
 }

@@ -197,8 +197,8 @@ TEST_F(BridgeLayoutTest, WriteHostFieldsUndoesAnyScribble) {
   const DeviceInfo& dev = *bridge_->device(*b);
   const uint64_t devtab = bridge_->header().devtab_offset;
   const uint64_t devtab_len = uint64_t{bridge_->config().devtab_slots} * sizeof(vbus_dev_desc);
-  const uint64_t queues = dev.area_offset + dev.layout.queues_offset;
-  const uint64_t queues_len = dev.layout.queues.size() * sizeof(vbus_queue_desc);
+  const uint64_t qtab = dev.area_offset + dev.layout.queues_offset;
+  const uint64_t qtab_len = dev.layout.queues.size() * sizeof(vbus_queue_desc);
   const std::vector<uint8_t> want(region_->data(), region_->data() + region_->size());
   std::mt19937 rng(18);
   for (const bool random : {false, true}) {
@@ -212,7 +212,7 @@ TEST_F(BridgeLayoutTest, WriteHostFieldsUndoesAnyScribble) {
     EXPECT_EQ(std::memcmp(got, want.data(), offsetof(vbus_bridge_header, guest_state)), 0)
         << "header lines 0 and 1";
     EXPECT_EQ(std::memcmp(got + devtab, want.data() + devtab, devtab_len), 0) << "device table";
-    EXPECT_EQ(std::memcmp(got + queues, want.data() + queues, queues_len), 0) << "queue table";
+    EXPECT_EQ(std::memcmp(got + qtab, want.data() + qtab, qtab_len), 0) << "queue table";
     auto h = read_header(region_->span());
     ASSERT_TRUE(h) << h.error().message;
     auto d = read_device(region_->span(), *h, dev.slot);

@@ -80,6 +80,14 @@ fi
 
 step 1 "mmdebstrap bookworm ($include)"
 start=$SECONDS
+# mmdebstrap hands apt a pipe as "cat >&FD" for dash, which cannot parse an
+# FD above 9; every low fd inherited from the callers (build.sh's locks on 8
+# and 9, the lock of `flock ... make images`) pushes that pipe up (it became
+# 11: "Bad fd number", "apt download failed"), so mmdebstrap inherits none
+# (the locks stay held by their owners)
+for fd in 3 4 5 6 7 8 9; do
+	eval "exec $fd>&-"
+done
 # INITRD=No: the kernel's package scripts make no initramfs (customize.sh
 # makes the one the image ships, once, after everything is installed)
 INITRD=No mmdebstrap --verbose --mode=root --format=directory --variant=apt \

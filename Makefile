@@ -7,7 +7,8 @@
 #   make bench        venet vs virtio-net under QEMU (build/bench/report.*)
 #   make soak         four guests under one daemon for SOAK_MINUTES (default 30)
 #                     with hand-overs, flaps, reloads, attacks (build/soak/)
-#   make lint         clang-format and clang-tidy on the userspace
+#   make lint         clang-format and clang-tidy on the userspace, shellcheck
+#                     and flake8 on every script
 #   make clean        remove build/ and dist/
 #
 # Variables: BUILD (build dir), KDIR (kernel build tree; default: headers of
@@ -157,6 +158,7 @@ check-hostile: userspace
 
 lint: userspace
 	$(TOP)/scripts/lint.sh $(US_BUILD)
+	$(TOP)/scripts/lint-scripts.sh
 
 bench-ring: userspace
 	$(US_BUILD)/tests/bench/avm-bench-ring

@@ -66,7 +66,8 @@ signing_env() {
 		export GNUPGHOME=$AVM_PKG_BUILD/gnupg
 		if ! gpg --batch --list-secret-keys "$AVM_DEV_UID" >/dev/null 2>&1; then
 			info "generating the development signing key (NOT FOR PRODUCTION)"
-			mkdir -p -m 700 "$GNUPGHOME"
+			mkdir -p "$GNUPGHOME"
+			chmod 700 "$GNUPGHOME"
 			gpg --batch --quiet --passphrase '' \
 				--quick-generate-key "$AVM_DEV_UID" rsa3072 sign never
 		fi

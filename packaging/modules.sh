@@ -37,7 +37,8 @@ else
 	key=$dir/signing_key.pem cert=$dir/signing_key.x509.pem
 	if [[ ! -s $key || ! -s $cert ]]; then
 		info "generating the development module signing key (NOT FOR PRODUCTION)"
-		mkdir -p -m 700 "$dir"
+		mkdir -p "$dir"
+		chmod 700 "$dir"
 		# as the kernel's certs/default_x509.genkey
 		openssl req -new -nodes -utf8 -sha512 -days 36500 -batch -x509 \
 			-newkey rsa:3072 -keyout "$key" -out "$cert" \

@@ -55,7 +55,7 @@ repo_apt() {
 	# apt (2.6) refuses a binary detached signature ("unsupported binary
 	# format"): Release.gpg is ASCII-armoured, as Debian's archive signs it
 	sign "--armor --detach-sign" "$dist/Release" "$dist/Release.gpg"
-	info "apt repository: $repo ($(ls "$repo/pool/main" | wc -l) packages, suite $suite)"
+	info "apt repository: $repo ($(find "$repo/pool/main" -mindepth 1 -maxdepth 1 | wc -l) packages, suite $suite)"
 }
 
 repo_rpm() {
@@ -69,7 +69,7 @@ repo_rpm() {
 	createrepo_c --quiet --revision "$AVM_VERSION" "$repo" >/dev/null
 	# dnf reads the ASCII-armoured detached signature repomd.xml.asc
 	sign "--armor --detach-sign" "$repo/repodata/repomd.xml" "$repo/repodata/repomd.xml.asc"
-	info "rpm repository: $repo ($(ls "$repo/packages" | wc -l) packages)"
+	info "rpm repository: $repo ($(find "$repo/packages" -mindepth 1 -maxdepth 1 | wc -l) packages)"
 }
 
 (($# > 0)) || set -- apt rpm

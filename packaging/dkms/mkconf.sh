@@ -29,7 +29,7 @@ die() {
 	exit 1
 }
 
-name= version= kbuild= dest=/updates/dkms file=/dev/stdout
+name='' version='' kbuild='' dest=/updates/dkms file=/dev/stdout
 while getopts v:k:n:d:f:h opt; do
 	case $opt in
 	v) version=$OPTARG ;;

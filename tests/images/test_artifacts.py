@@ -52,7 +52,8 @@ def test_qcow2(image):
 def test_guest_initramfs_has_vbus_drivers(guest_image):
     out = run(["lsinitrd", guest_image / "initrd.img"]).stdout
     mods = re.findall(r"\S*/(vbus_\w+)\.ko", out)
-    print("\n".join(line for line in out.splitlines() if "vbus_" in line or "force_drivers" in line))
+    print("\n".join(line for line in out.splitlines()
+                    if "vbus_" in line or "force_drivers" in line))
     assert "vbus_pci" in mods and "vbus_enet" in mods
     # the dracut module of alacrityvm-dracut put them there
     assert re.search(r"^alacrityvm$", out, re.M), "dracut module alacrityvm not in the image"

@@ -41,7 +41,8 @@ def gpg_fingerprints(key_file: Path) -> list:
     """Primary-key fingerprints of a key file, by gpg on the controller."""
     out = subprocess.run(["gpg", "--batch", "--with-colons", "--show-keys", str(key_file)],
                          check=True, capture_output=True, text=True,
-                         env={"GNUPGHOME": tempfile.mkdtemp(prefix="avm-gpg-"), "PATH": "/usr/bin:/bin"}
+                         env={"GNUPGHOME": tempfile.mkdtemp(prefix="avm-gpg-"),
+                              "PATH": "/usr/bin:/bin"}
                          ).stdout
     fprs, in_pub = [], False
     for line in out.splitlines():
@@ -133,7 +134,8 @@ def provision(host_vm, run_dir, test_vars):
     push = (f"tar -C {deps} -c . | ssh -F {host_vm.ssh_config} avm-test "
             f"'sudo mkdir -p {TEST_DIR}/debian-deps && sudo tar -C {TEST_DIR}/debian-deps -x' && "
             f"ssh -F {host_vm.ssh_config} avm-test 'sudo tee {TEST_DIR}/ivshmem_probe.py "
-            f">/dev/null && sudo chmod 755 {TEST_DIR}/ivshmem_probe.py' <{HERE / 'ivshmem_probe.py'}")
+            f">/dev/null && sudo chmod 755 {TEST_DIR}/ivshmem_probe.py' "
+            f"<{HERE / 'ivshmem_probe.py'}")
     subprocess.run(["bash", "-o", "pipefail", "-c", push], check=True)
     TIMES["push to the VM"] = time.monotonic() - start
     prep = run_playbook(HERE / "prepare.yml", inventory, env.LOG_DIR / "prepare.log")

@@ -17,6 +17,7 @@ root=$(readlink -f "${1:?root required}")
 shift
 [[ $root != / && -x $root/bin/sh ]] || { echo "${0##*/}: refusing root '$root'" >&2; exit 2; }
 
+# shellcheck disable=SC2016 # the script below expands its own arguments
 exec unshare --mount --propagation private -- /bin/bash -euc '
 	root=$1; shift
 	mount -t proc proc "$root/proc"

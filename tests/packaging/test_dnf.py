@@ -7,8 +7,6 @@ and an unsigned RPM in correctly signed metadata are rejected."""
 import os
 import shutil
 
-import pytest
-
 from conftest import DIST, TOP, VERSION, run, tamper
 
 REPO = """[alacrityvm]

@@ -56,6 +56,7 @@ def test_dkms_conf_one_generator(debs, rpms, scratch, side):
         assert f'="{mod}"' in deb_conf
     assert f'PACKAGE_VERSION="{VERSION}"' in deb_conf
     # the same source files in both
+
     def tree(root):
         base = root / f"usr/src/alacrityvm-{side}-{VERSION}"
         return sorted(str(p.relative_to(base)) for p in base.rglob("*") if p.is_file())

@@ -69,7 +69,7 @@ class ApiLink(VenetLink):
 
 
 def test_api_objects_carry_traffic_and_survive_a_restart(service, make_initramfs, guest_tools,
-                                                          log_dir, short_tmp):
+                                                         log_dir, short_tmp):
     d = service()
     link = ApiLink(make_initramfs, guest_tools, log_dir, short_tmp)
     try:

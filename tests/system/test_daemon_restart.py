@@ -64,7 +64,7 @@ class FakeManager:
             for level, kind, payload in anc:
                 if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                     fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
-            fields = dict(l.split("=", 1) for l in data.decode().splitlines() if "=" in l)
+            fields = dict(kv.split("=", 1) for kv in data.decode().splitlines() if "=" in kv)
             with self.lock:
                 self.messages.append(fields)
                 name = fields.get("FDNAME", "stored")

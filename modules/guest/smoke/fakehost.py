@@ -6,7 +6,13 @@ one venet device and polls the region: bridge handshake, call channel, and a
 venet backend that answers ARP and ICMP echo for 10.0.2.2.  Not the real
 daemon: a test double, x86-only (relies on TSO for release/acquire).
 """
-import mmap, os, socket, struct, sys, time, threading, select
+import mmap
+import os
+import socket
+import struct
+import sys
+import threading
+import time
 
 SIZE = 1 << 20
 NVEC = 2
@@ -26,7 +32,10 @@ os.ftruncate(fd, SIZE)
 m = mmap.mmap(fd, SIZE)
 host_efd = [os.eventfd(0, os.EFD_NONBLOCK) for _ in range(NVEC)]
 guest_efd = [os.eventfd(0, os.EFD_NONBLOCK) for _ in range(NVEC)]
-log = lambda *a: print('fakehost:', *a, flush=True)
+
+
+def log(*a):
+    print('fakehost:', *a, flush=True)
 
 
 def r32(o): return struct.unpack_from('<I', m, o)[0]
@@ -60,7 +69,10 @@ def layout(epoch):
     # venet config
     a = AREA
     m[a:a + 6] = GUEST_MAC
-    w16(a + 6, 1500); w16(a + 8, 1); w16(a + 10, 1); w64(a + 16, F_ALL)
+    w16(a + 6, 1500)
+    w16(a + 8, 1)
+    w16(a + 10, 1)
+    w64(a + 16, F_ALL)
     for i, d in enumerate(Q):
         struct.pack_into('<8I', m, a + 64 + 64 * i, QN, BUF, d['submit'],
                          d['used'], d['to_host'], d['to_guest'], d['pool'],
@@ -142,7 +154,8 @@ class Host:
             else:
                 status = 95
             m[o + 80:o + 80 + len(resp)] = resp
-            w32(o + 68, status); w32(o + 72, len(resp))
+            w32(o + 68, status)
+            w32(o + 72, len(resp))
             w32(o + 64, req)
             self.post(5, 0, i)
 
@@ -237,7 +250,6 @@ class Host:
         end = time.time() + seconds
         running = False
         restarted = False
-        t0 = time.time()
         while time.time() < end:
             gs = r32(128)
             hs = r32(64)
@@ -285,8 +297,10 @@ def serve(path):
     ls.bind(path)
     ls.listen(1)
     c, _ = ls.accept()
-    msg = lambda v, f=None: socket.send_fds(c, [struct.pack('<q', v)],
-                                            [f] if f is not None else [])
+
+    def msg(v, f=None):
+        socket.send_fds(c, [struct.pack('<q', v)], [f] if f is not None else [])
+
     c.send(struct.pack('<q', 0))
     c.send(struct.pack('<q', 1))
     msg(-1, fd)

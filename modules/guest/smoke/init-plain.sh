@@ -6,8 +6,8 @@ echo "SMOKE: start"
 insmod /lib/modules/vbus_pci.ko && echo "SMOKE: insmod vbus_pci ok"
 insmod /lib/modules/vbus_enet.ko && echo "SMOKE: insmod vbus_enet ok"
 for d in /sys/bus/pci/devices/*; do
-	if [ "$(cat $d/vendor)" = 0x1af4 ] && [ "$(cat $d/device)" = 0x1110 ]; then
-		if [ -e $d/driver ]; then echo "SMOKE: $d bound to $(readlink $d/driver)"; else echo "SMOKE: $d unbound"; fi
+	if [ "$(cat "$d/vendor")" = 0x1af4 ] && [ "$(cat "$d/device")" = 0x1110 ]; then
+		if [ -e "$d/driver" ]; then echo "SMOKE: $d bound to $(readlink "$d/driver")"; else echo "SMOKE: $d unbound"; fi
 	fi
 done
 ls /sys/bus/vbus/devices /sys/bus/vbus/drivers

@@ -4,7 +4,8 @@ The host image has no network in the test, and none of the Debian libraries
 our packages depend on.  This module asks the controller's apt what
 installing those dependencies would take *on the VM* (a simulation against
 the VM's own dpkg status file), downloads exactly those .debs from
-Debian's mirror into a cache, and indexes them as a flat repository that prepare.yml copies into the VM.  It only serves Debian's own
+Debian's mirror into a cache, and indexes them as a flat repository that
+prepare.yml copies into the VM.  It only serves Debian's own
 packages (which the controller's apt verified); the kit's packages come from
 the kit's signed repository through the alacrityvm_repo role.
 """
@@ -73,7 +74,6 @@ class PrivateApt:
         if r.returncode != 0:
             raise RuntimeError(f"apt-get update (private lists) failed:\n{r.stdout}{r.stderr}")
         stamp.touch()
-
 
 
 def kit_dependencies(packages_file: Path, wanted: Iterable[str]) -> Set[str]:

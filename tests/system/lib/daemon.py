@@ -7,7 +7,6 @@
     d.stop()                              # SIGTERM; returns the exit status
 """
 
-import os
 import re
 import signal
 import subprocess

@@ -33,7 +33,8 @@ if [ -f /etc/avm/modules ]; then
 fi
 
 run=
-for arg in $(cat /proc/cmdline); do
+read -r cmdline </proc/cmdline
+for arg in $cmdline; do
 	case "$arg" in
 	avm.run=*) run=${arg#avm.run=} ;;
 	esac
@@ -50,8 +51,8 @@ fi
 # No echo and no line editing: the harness writes commands and reads back
 # only their output between markers.
 stty -echo 2>/dev/null
-export HOME=/root PS1= PS2=
-cd /root
+export HOME=/root PS1='' PS2=''
+cd /root || exit 1
 echo "AVM-SHELL-READY"
 setsid cttyhack sh
 echo "AVM-SHELL-EXIT $?"

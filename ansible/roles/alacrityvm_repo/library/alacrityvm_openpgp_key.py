@@ -36,11 +36,11 @@ fingerprints:
   elements: str
 """
 
-import base64
-import hashlib
-import re
+import base64  # noqa: E402 (Ansible: the docs come first)
+import hashlib  # noqa: E402 (Ansible: the docs come first)
+import re  # noqa: E402 (Ansible: the docs come first)
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402 (Ansible: the docs come first)
 
 TAG_PUBLIC_KEY = 6
 

@@ -22,7 +22,8 @@ from lib import env
 from lib.avmctl import avmctl
 from lib.daemon import Daemon
 from lib.netns import NetNs
-from test_avmctl_generators import DOMAIN, Qmp, validate
+from qemu import Qemu  # tests/lib
+from test_avmctl_generators import DOMAIN, validate
 
 MIB = 1 << 20
 
@@ -159,15 +160,11 @@ def test_instance_device_lifecycle(daemon, netns, module_tmp, log_dir):
     line = ctl(daemon, "qemu-args", "vm1").stdout
     args = shlex.split(line)
     assert args == ctl_json(daemon, "qemu-args", "vm1")["args"]
-    qmp_path = module_tmp / "qmp.sock"
-    with open(log_dir / "qemu.log", "w") as log:
-        qemu = subprocess.Popen([env.qemu_binary(), "-accel", "tcg", "-S", "-nodefaults",
-                                 "-nographic", "-display", "none", "-m", "64", "-qmp",
-                                 f"unix:{qmp_path},server=on,wait=off", *args],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    qemu = Qemu(paused=True, memory="64", qmp=module_tmp / "qmp.sock", args=args,
+                log_path=log_dir / "qemu.log").start()
     try:
         daemon.wait_log(r"joined")
-        qmp = Qmp(qmp_path)
+        qmp = qemu.qmp()
         try:
             devs = [d for bus in qmp.cmd("query-pci") for d in bus["devices"]
                     if d["id"]["vendor"] == 0x1AF4 and d["id"]["device"] == 0x1110]
@@ -187,7 +184,6 @@ def test_instance_device_lifecycle(daemon, netns, module_tmp, log_dir):
         expect_error(daemon, -32002, "instance", "delete", "vm1")
     finally:
         qemu.kill()
-        qemu.wait()
     daemon.wait_log(r"left")
 
     # libvirt: the element inside a full domain validates.

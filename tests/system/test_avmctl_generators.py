@@ -9,15 +9,12 @@ domain XML passes virt-xml-validate (libvirt-clients); a broken one fails,
 so the validator is really checking.  Runs in about 5 s.
 """
 
-import json
-import socket
 import subprocess
-import time
 
 import pytest
 
-from lib import env
 from lib.avmctl import cmake_binary
+from qemu import Qemu  # tests/lib
 
 MIB = 1 << 20
 
@@ -27,44 +24,6 @@ def generate(kind, name, sock, vectors):
     r = subprocess.run([str(tool), kind, name, str(sock), str(vectors)],
                        capture_output=True, text=True, check=True)
     return r.stdout
-
-
-class Qmp:
-    """A minimal QMP client on a UNIX socket."""
-
-    def __init__(self, path, timeout=30):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.sock = socket.socket(socket.AF_UNIX)
-                self.sock.settimeout(timeout)
-                self.sock.connect(str(path))
-                break
-            except (FileNotFoundError, ConnectionRefusedError):
-                self.sock.close()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        self.file = self.sock.makefile("rwb")
-        self._read()  # greeting
-        self.cmd("qmp_capabilities")
-
-    def _read(self):
-        while True:
-            msg = json.loads(self.file.readline())
-            if "event" not in msg:
-                return msg
-
-    def cmd(self, name, **args):
-        self.file.write(json.dumps({"execute": name, "arguments": args}).encode() + b"\n")
-        self.file.flush()
-        reply = self._read()
-        assert "return" in reply, reply
-        return reply["return"]
-
-    def close(self):
-        self.file.close()
-        self.sock.close()
 
 
 @pytest.mark.parametrize("vectors,region", [(4, "4M"), (2, "8M")])
@@ -77,16 +36,11 @@ def test_qemu_accepts_the_generated_args(start_daemon, short_tmp, log_dir, vecto
     assert args[0] == "-chardev" and args[2] == "-device"
     assert ",path=" + str(sockdir).replace(",", ",,") + "/vm.sock" in args[1]
 
-    qmp_path = short_tmp / "qmp.sock"
-    cmd = [env.qemu_binary(), "-accel", "tcg", "-S", "-nodefaults", "-nographic",
-           "-display", "none", "-m", "64", "-qmp", f"unix:{qmp_path},server=on,wait=off",
-           *args]
-    with open(log_dir / "qemu.log", "w") as log:
-        qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT)
+    qemu = Qemu(paused=True, memory="64", qmp=short_tmp / "qmp.sock", args=args,
+                log_path=log_dir / "qemu.log").start()
     try:
         daemon.wait_log(r"client (\d+) joined")
-        qmp = Qmp(qmp_path)
+        qmp = qemu.qmp()
         try:
             buses = qmp.cmd("query-pci")
         finally:
@@ -96,10 +50,9 @@ def test_qemu_accepts_the_generated_args(start_daemon, short_tmp, log_dir, vecto
         assert len(devs) == 1, buses
         bars = {b["bar"]: b for b in devs[0]["regions"]}
         assert bars[2]["size"] == int(region[:-1]) * MIB
-        assert qemu.poll() is None, "QEMU exited"
+        assert qemu.alive(), "QEMU exited"
     finally:
         qemu.kill()
-        qemu.wait()
     daemon.wait_log(r"client (\d+) left")
 
 

@@ -11,6 +11,7 @@ leaving.
 import re
 
 import pytest
+from qemu import ivshmem_args  # tests/lib
 
 VBUS_MAGIC = 0x535542562D4D5641
 VBUS_ABI_MAJOR = 1
@@ -26,11 +27,6 @@ def parse_probe(output: str) -> dict:
         if m:
             fields.setdefault(m.group(1), m.group(2))
     return fields
-
-
-def ivshmem_args(sock, vectors):
-    return ["-chardev", f"socket,id=avm0,path={sock}",
-            "-device", f"ivshmem-doorbell,chardev=avm0,vectors={vectors}"]
 
 
 @pytest.mark.parametrize("size_arg,size", [("4M", 4 * MIB), ("8M", 8 * MIB)])

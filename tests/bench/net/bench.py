@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
 from harness import KINDS, BenchGuest  # noqa: E402
 import report  # noqa: E402
+from qemu import qemu_binary  # noqa: E402 (tests/lib, on sys.path through harness)
 
 DIRECTIONS = ("g2h", "h2g")
 
@@ -182,7 +183,7 @@ def multi(plan: Plan, image: Path, work: Path, logs: Path, rr: Path) -> dict:
 
 
 def host_facts() -> dict:
-    qemu = subprocess.run([harness.env.qemu_binary(), "--version"], capture_output=True,
+    qemu = subprocess.run([qemu_binary(), "--version"], capture_output=True,
                           text=True).stdout.splitlines()[0]
     return {"cpus": os.cpu_count(), "qemu": qemu, "guest_kernel": harness.env.kernel_version(),
             "loadavg_start": os.getloadavg()[0]}

@@ -20,14 +20,14 @@ every guest->host notification is an MMIO write QEMU's trace events see:
           ivshmem-doorbell,ioeventfd=off (QEMU also runs inside the namespace,
           where it needs nothing: same process setup for both)
 
-The harness pieces (Guest, NetNs, Daemon, initramfs) are tests/system's.
+The harness pieces (Guest, NetNs, Daemon, initramfs) are tests/system's; QEMU
+and QMP are tests/lib/qemu.py's.
 """
 
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -43,6 +43,7 @@ from lib.daemon import Daemon  # noqa: E402
 from lib.guest import Guest  # noqa: E402
 from lib.initramfs import InitramfsSpec, build_initramfs  # noqa: E402
 from lib.netns import NetNs  # noqa: E402
+from qemu import Qmp, ivshmem_args, virtio_tap_args  # noqa: E402 (tests/lib)
 
 NS_IP = "10.99.0.1"
 GUEST_IP = "10.99.0.2"
@@ -88,62 +89,6 @@ def guest_initramfs(programs: Dict[str, Path]) -> Path:
         extra_modules=[mods / "vbus_pci.ko", mods / "vbus_enet.ko"],
     )
     return build_initramfs(spec)
-
-
-class NsGuest(Guest):
-    """A Guest whose QEMU runs inside a network namespace (exec'd by `ip
-    netns exec`, so the PID is QEMU's)."""
-
-    def __init__(self, ns: NetNs, *args, **kw):
-        super().__init__(*args, **kw)
-        self.ns = ns
-
-    def command_line(self) -> List[str]:
-        return ["ip", "netns", "exec", self.ns.name] + super().command_line() + ["-smp", "1"]
-
-
-class Qmp:
-    """Just enough QMP for trace-event-set-state."""
-
-    def __init__(self, path: Path, timeout: float = 30):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                self.sock.connect(str(path))
-                break
-            except OSError:
-                self.sock.close()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        self.sock.settimeout(timeout)
-        self.file = self.sock.makefile("rwb")
-        self._read()  # greeting
-        self.cmd("qmp_capabilities")
-
-    def _read(self) -> dict:
-        line = self.file.readline()
-        if not line:
-            raise RuntimeError("QMP connection closed")
-        return json.loads(line)
-
-    def cmd(self, command: str, **args) -> dict:
-        self.file.write(json.dumps({"execute": command, "arguments": args}).encode() + b"\n")
-        self.file.flush()
-        while True:
-            msg = self._read()
-            if "return" in msg:
-                return msg["return"]
-            if "error" in msg:
-                raise RuntimeError(f"QMP {command}: {msg['error']}")
-
-    def close(self) -> None:
-        try:
-            self.file.close()
-            self.sock.close()
-        except OSError:
-            pass
 
 
 def proc_threads(pid: int) -> Dict[str, float]:
@@ -221,7 +166,7 @@ class BenchGuest:
         self.venet_opts = venet_opts  # extra --venet keys (ring=, buf=), experiments
         self.ns: Optional[NetNs] = None
         self.daemon: Optional[Daemon] = None
-        self.guest: Optional[NsGuest] = None
+        self.guest: Optional[Guest] = None
         self.qmp: Optional[Qmp] = None
         self.trace_path = work / f"{self.name}.trace"
         self.ifname = ""
@@ -231,10 +176,7 @@ class BenchGuest:
     def start(self) -> "BenchGuest":
         """Boots without waiting; finish() waits (so several boot at once)."""
         self.ns = NetNs(prefix="avmb").create()
-        qmp_path = self.work / f"{self.name}.qmp"
-        args = ["-name", f"{self.name},debug-threads=on",
-                "-qmp", f"unix:{qmp_path},server=on,wait=off",
-                "-trace", f"file={self.trace_path}"]
+        args = ["-name", f"{self.name},debug-threads=on", "-trace", f"file={self.trace_path}"]
         if self.kind == "venet":
             venet = f"tap={TAP},mac={MAC},mtu={MTU},netns={self.ns.name}"
             if self.venet_opts:
@@ -242,16 +184,15 @@ class BenchGuest:
             self.daemon = Daemon(self.work / f"{self.name}.sock", region_size="16M",
                                  vectors=VECTORS, extra_args=["--venet", venet],
                                  log_path=self.logs / f"{self.name}.alacrityvmd.log").start()
-            args += ["-chardev", f"socket,id=avm0,path={self.daemon.socket}",
-                     "-device", f"ivshmem-doorbell,chardev=avm0,vectors={VECTORS},"
-                     "ioeventfd=off"]
+            args += ivshmem_args(self.daemon.socket, VECTORS, ioeventfd=False)
         else:
-            args += ["-netdev", f"tap,id=n0,ifname={TAP},script=no,downscript=no,vhost=off",
-                     "-device", f"virtio-net-pci,netdev=n0,mac={MAC},ioeventfd=off"]
-        self.guest = NsGuest(self.ns, self.initrd, qemu_args=args,
-                             log_path=self.logs / f"{self.name}.console.log")
+            args += virtio_tap_args(TAP, MAC, ioeventfd=False)
+        # QEMU runs in the namespace (`ip netns exec` execs it: the PID is QEMU's)
+        self.guest = Guest(self.initrd, qemu_args=args, cpus=1, netns=self.ns.name,
+                           qmp=self.work / f"{self.name}.qmp",
+                           log_path=self.logs / f"{self.name}.console.log")
         self.guest.start()
-        self.qmp = Qmp(qmp_path)
+        self.qmp = self.guest.qmp()
         self._wait(lambda: self.ns.ip(f"link show {TAP}", check=False).returncode == 0,
                    30, f"{TAP} in {self.ns.name}")
         self.ns.ip(f"link set {TAP} mtu {MTU}")

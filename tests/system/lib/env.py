@@ -32,10 +32,6 @@ def modules_dir() -> Path:
     return Path("/lib/modules") / kernel_version()
 
 
-def qemu_binary() -> str:
-    return os.environ.get("AVM_QEMU", "qemu-system-x86_64")
-
-
 def daemon_binary() -> Path:
     """The alacrityvmd built by CMake (override with AVM_DAEMON)."""
     if "AVM_DAEMON" in os.environ:

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from qemu import ivshmem_args  # tests/lib
+
 from . import env
 from .daemon import Daemon
 from .guest import Guest
@@ -51,11 +53,6 @@ def venet_initramfs_spec(guest_tools: Dict[str, Path]) -> InitramfsSpec:
         extra_modules=guest_modules(),
         load_modules=["vbus_pci", "vbus_enet"],
     )
-
-
-def ivshmem_args(sock: Path, vectors: int = VECTORS, dev_id: str = "avm0") -> List[str]:
-    return ["-chardev", f"socket,id={dev_id},path={sock}",
-            "-device", f"ivshmem-doorbell,chardev={dev_id},vectors={vectors}"]
 
 
 def bad_dmesg_lines(text: str) -> List[str]:
@@ -99,8 +96,8 @@ class VenetLink:
         self.ns.ip(f"addr add {NS_IP}/{PREFIX} dev {TAP}")
         self.ns.ip(f"link set {TAP} up")
         initrd = self.make_initramfs(venet_initramfs_spec(self.guest_tools))
-        self.guest = Guest(initrd,
-                           qemu_args=ivshmem_args(self.daemon.socket) + list(extra_qemu_args),
+        args = ivshmem_args(self.daemon.socket, VECTORS) + list(extra_qemu_args)
+        self.guest = Guest(initrd, qemu_args=args,
                            log_path=self.log_dir / f"{self.name}.console.log")
         self.guest.start()
         self.guest.wait_ready()

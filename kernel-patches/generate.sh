@@ -79,10 +79,21 @@ for o in $pci_objs; do
 	placed[guest/${o%.o}.c]=drivers/vbus/${o%.o}.c
 done
 placed[guest/vbus_bus.h]=include/linux/vbus_bus.h
+placed[guest/vbus_pci.h]=drivers/vbus/vbus_pci.h
 placed[guest/vbus_enet.c]=drivers/net/vbus_enet.c
 for f in "$GUEST"/*.c "$GUEST"/*.h; do
 	[[ -n ${placed[guest/${f##*/}]:-} ]] ||
 		die "modules/guest/${f##*/} has no place in the series"
+done
+# the kernel-internal headers (modules/include/linux) go to include/linux
+KINC=$MOD/include/linux
+kernel_headers=()
+for f in "$KINC"/*.h; do
+	[[ -e $f ]] || continue
+	[[ ${f##*/} == vbus*.h ]] ||
+		die "modules/include/linux/${f##*/} is not a vbus*.h header"
+	kernel_headers+=("${f##*/}")
+	placed[include/linux/${f##*/}]=include/linux/${f##*/}
 done
 uapi_headers=()
 for f in "$UAPI"/*.h; do
@@ -154,15 +165,18 @@ netdev_comments() {
 
 # place_source MODULES_FILE: copy a driver file to its in-tree path; the
 # private "vbus_bus.h" include becomes <linux/vbus_bus.h>, and files under
-# drivers/net/ get the networking comment style
+# drivers/net/ get the networking comment style.  A local include must be
+# of a file placed next to the includer (vbus_pci.h in drivers/vbus/).
 place_source() {
-	local dest=${placed[$1]} style=cat
+	local dest=${placed[$1]} style=cat inc
 	[[ $dest != drivers/net/* ]] || style=netdev_comments
 	mkdir -p "$(dirname "$repo/$dest")"
 	sed 's|^#include "vbus_bus.h"$|#include <linux/vbus_bus.h>|' \
 		"$MOD/$1" | $style >"$repo/$dest"
-	! grep -n '^#include "' "$repo/$dest" ||
-		die "$1 has a local include the series cannot place"
+	while read -r inc; do
+		[[ ${placed[guest/$inc]:-} == "$(dirname "$dest")/$inc" ]] ||
+			die "$1 has a local include the series cannot place: $inc"
+	done < <(sed -n 's|^#include "\(.*\)"$|\1|p' "$repo/$dest")
 }
 
 # insert FILE ANCHOR TEXTFILE [after]: insert TEXTFILE before (or after)
@@ -239,7 +253,12 @@ commit "$SRC/messages/1-uapi.txt"
 for o in $pci_objs; do
 	place_source "guest/${o%.o}.c"
 done
+place_source guest/vbus_pci.h
 place_source guest/vbus_bus.h
+for h in "${kernel_headers[@]}"; do
+	place_source "include/linux/$h"
+	maintainers_add "include/linux/$h"
+done
 place "$SRC/drivers/vbus/Kconfig" drivers/vbus/Kconfig
 # shellcheck disable=SC2016 # $(CONFIG_...) is make syntax
 {

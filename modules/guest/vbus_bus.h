@@ -2,7 +2,8 @@
 /*
  * AlacrityVM vbus: the in-kernel API between the bridge driver (vbus_pci)
  * and the device class drivers (vbus_enet, ...), plus the guest endpoint
- * of a vbus queue (rings and shm-signals, vbus_ring.c).
+ * of a vbus queue (rings, vbus_ring.c; its shm-signals are the functions
+ * of <linux/vbus_shm_signal.h>).
  *
  * The protocol itself is in <linux/vbus.h>, <linux/vbus_ring.h> and
  * docs/abi.md.  Everything here is kernel-internal and may change.
@@ -15,6 +16,7 @@
 #include <linux/types.h>
 #include <linux/vbus.h>
 #include <linux/vbus_ring.h>
+#include <linux/vbus_shm_signal.h>
 
 struct vbus_pci_bridge;
 struct vbus_device;
@@ -109,8 +111,6 @@ void vbus_driver_unregister(struct vbus_driver *drv);
 	module_driver(__drv, vbus_driver_register, vbus_driver_unregister)
 
 int vbus_dev_read_config(struct vbus_device *vdev, void *buf, size_t len);
-const struct vbus_queue_desc *vbus_dev_queue_desc(struct vbus_device *vdev,
-						  u32 queue);
 int vbus_dev_open(struct vbus_device *vdev);
 void vbus_dev_close(struct vbus_device *vdev);
 int vbus_dev_call(struct vbus_device *vdev, u32 op, const void *req,
@@ -120,6 +120,25 @@ int vbus_dev_set_queue_handler(struct vbus_device *vdev, u32 queue,
 			       vbus_queue_handler_t handler, void *priv);
 void vbus_dev_clear_queue_handlers(struct vbus_device *vdev);
 void vbus_dev_report_fault(struct vbus_device *vdev, const char *why);
+
+/**
+ * vbus_dev_queue_desc() - the validated descriptor of one queue
+ * @vdev: the device
+ * @queue: queue index
+ *
+ * The descriptor is a private copy made and checked when the device was
+ * added: all its offsets lie inside the device area.
+ *
+ * Context: any, while the driver is bound.
+ * Return: the descriptor, or NULL when @queue does not exist.
+ */
+static inline const struct vbus_queue_desc *
+vbus_dev_queue_desc(struct vbus_device *vdev, u32 queue)
+{
+	if (queue >= vdev->num_queues)
+		return NULL;
+	return &vdev->queues[queue];
+}
 
 /**
  * struct vbus_ring - the guest endpoint of one queue
@@ -158,11 +177,6 @@ void vbus_ring_set(struct vbus_ring *ring, u32 n, u16 flags, u32 len);
 void vbus_ring_commit(struct vbus_ring *ring, u32 count);
 int vbus_ring_peek_used(const struct vbus_ring *ring, u32 n,
 			struct vbus_ring_used *copy);
-bool vbus_shm_signal_notify(struct vbus_shm_signal *sig);
-void vbus_shm_signal_begin(struct vbus_shm_signal *sig);
-bool vbus_shm_signal_again(struct vbus_shm_signal *sig);
-void vbus_shm_signal_disable(struct vbus_shm_signal *sig);
-bool vbus_shm_signal_enable(struct vbus_shm_signal *sig);
 
 /**
  * vbus_ring_free_slots() - submit slots the guest may fill now

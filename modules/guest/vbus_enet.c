@@ -495,7 +495,7 @@ static void vbus_enet_tx_complete(struct vbus_enet *e)
 	vbus_enet_tx_reclaim(e);
 	if (netif_tx_queue_stopped(txq) && !READ_ONCE(e->broken) &&
 	    vbus_ring_free_slots(&e->tx) >= e->tx_max_slots) {
-		vbus_shm_signal_disable(e->tx.to_guest);
+		vbus_shm_signal_disarm(e->tx.to_guest);
 		netif_tx_wake_queue(txq);
 		vbus_enet_stat_inc(&e->sq_stats.syncp, &e->sq_stats.wakes);
 	}
@@ -516,8 +516,8 @@ static int vbus_enet_poll(struct napi_struct *napi, int budget)
 		return 0;
 	}
 	/* Polling: the host sends no rx events meanwhile */
-	vbus_shm_signal_disable(sig);
-	vbus_shm_signal_begin(sig);
+	vbus_shm_signal_disarm(sig);
+	vbus_shm_signal_clear_dirty(sig);
 
 	vbus_enet_tx_complete(e);
 	while (done < budget && vbus_enet_rx_one(e) > 0)
@@ -529,8 +529,8 @@ static int vbus_enet_poll(struct napi_struct *napi, int budget)
 		/* Re-arm with the final re-check: work that arrived while
 		 * the signal was disarmed sets dirty without an event.
 		 */
-		if (vbus_shm_signal_enable(sig) && napi_schedule_prep(napi)) {
-			vbus_shm_signal_disable(sig);
+		if (vbus_shm_signal_rearm(sig) && napi_schedule_prep(napi)) {
+			vbus_shm_signal_disarm(sig);
 			__napi_schedule(napi);
 		}
 	}
@@ -543,7 +543,7 @@ static void vbus_enet_rx_signal(struct vbus_device *vdev, u32 queue,
 	struct vbus_enet *e = priv;
 
 	vbus_enet_stat_inc(&e->ev_stats.syncp, &e->ev_stats.rx_events);
-	vbus_shm_signal_disable(e->rx.to_guest);
+	vbus_shm_signal_disarm(e->rx.to_guest);
 	napi_schedule(&e->napi);
 }
 
@@ -553,7 +553,7 @@ static void vbus_enet_tx_signal(struct vbus_device *vdev, u32 queue,
 	struct vbus_enet *e = priv;
 
 	vbus_enet_stat_inc(&e->ev_stats.syncp, &e->ev_stats.tx_events);
-	vbus_shm_signal_disable(e->tx.to_guest);
+	vbus_shm_signal_disarm(e->tx.to_guest);
 	napi_schedule(&e->napi);
 }
 
@@ -599,11 +599,11 @@ static void vbus_enet_tx_maybe_stop(struct vbus_enet *e,
 	/* Arm, then re-check: completions that raced with the arming are
 	 * either seen here or signalled by the host.
 	 */
-	vbus_shm_signal_enable(e->tx.to_guest);
+	vbus_shm_signal_rearm(e->tx.to_guest);
 	vbus_enet_tx_reclaim(e);
 	if (vbus_ring_free_slots(&e->tx) >= e->tx_max_slots &&
 	    !READ_ONCE(e->broken)) {
-		vbus_shm_signal_disable(e->tx.to_guest);
+		vbus_shm_signal_disarm(e->tx.to_guest);
 		netif_tx_start_queue(txq);
 	}
 }
@@ -724,8 +724,8 @@ static int vbus_enet_stop(struct net_device *ndev)
 
 	netif_carrier_off(ndev);
 	netif_tx_disable(ndev);
-	vbus_shm_signal_disable(e->rx.to_guest);
-	vbus_shm_signal_disable(e->tx.to_guest);
+	vbus_shm_signal_disarm(e->rx.to_guest);
+	vbus_shm_signal_disarm(e->tx.to_guest);
 	napi_disable(&e->napi);
 	err = vbus_enet_set_link(e, false);
 	if (err)

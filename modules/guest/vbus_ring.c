@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * AlacrityVM vbus: guest endpoint of a queue (submit and used rings) and
- * of the shm-signal protocol.  Built into vbus_pci.ko and exported to the
- * class drivers.
+ * AlacrityVM vbus: guest endpoint of a queue (submit and used rings).
+ * Built into vbus_pci.ko and exported to the class drivers; the shm-signal
+ * steps are the inline functions of <linux/vbus_shm_signal.h>.
  *
  * The barriers follow the table in docs/abi.md: entries are published with
- * a release store of their seq and consumed with an acquire load of it; the
- * shm-signal's store-then-load steps (A, B, C and D) need full barriers.
- * The host side is C++ (std::atomic_ref): release/acquire on seq, and
- * std::atomic_thread_fence(seq_cst) for A..D.
+ * a release store of their seq and consumed with an acquire load of it.
+ * The host side is C++ (std::atomic_ref): release/acquire on seq.
+ *
+ * This file also builds in userspace against tests/unit/ring_compat/'s
+ * kernel compatibility headers, where a test runs it against the C++ host
+ * endpoint: keep to what those headers provide.
  */
 #include <linux/atomic.h>
 #include <linux/export.h>
 #include <linux/string.h>
+#include <linux/vbus_shm_signal.h>
 
 #include "vbus_bus.h"
 
@@ -53,9 +56,7 @@ int vbus_ring_init(struct vbus_ring *ring, struct vbus_device *vdev,
 	 * store of req_seq orders them.
 	 */
 	memset(ring->submit, 0, sizeof(*ring->submit) * ring->num);
-	WRITE_ONCE(ring->to_guest->enabled, 0);
-	WRITE_ONCE(ring->to_guest->pending, 0);
-	WRITE_ONCE(ring->to_guest->dirty, 0);
+	vbus_shm_signal_reset(ring->to_guest);
 	return 0;
 }
 EXPORT_SYMBOL_GPL(vbus_ring_init);
@@ -183,113 +184,3 @@ int vbus_ring_peek_used(const struct vbus_ring *ring, u32 n,
 	return 1;
 }
 EXPORT_SYMBOL_GPL(vbus_ring_peek_used);
-
-/**
- * vbus_shm_signal_notify() - sender side of a shm-signal
- * @sig: the signal the peer receives (a queue's to_host signal)
- *
- * Marks new work and decides whether the receiver must be notified: only
- * when it is armed and no notification is already pending.
- *
- * Context: any; the caller serializes senders of one signal.
- * Return: true when the caller must ring the doorbell.
- */
-bool vbus_shm_signal_notify(struct vbus_shm_signal *sig)
-{
-	WRITE_ONCE(sig->dirty, 1);
-	/* A: order the dirty store before the enabled load; pairs with the
-	 * receiver's B, C and D fences (seq_cst fences on the host).
-	 */
-	smp_mb();
-	if (!READ_ONCE(sig->enabled))
-		return false;
-	/* xchg is a full barrier; pairs with the receiver's store of
-	 * pending = 0 followed by C.
-	 */
-	return xchg(&sig->pending, 1) == 0;
-}
-EXPORT_SYMBOL_GPL(vbus_shm_signal_notify);
-
-/**
- * vbus_shm_signal_begin() - receiver: start a pass over the work
- * @sig: a signal the guest receives (to_guest, or the event queue's)
- *
- * Clears dirty before looking at the ring, so work published afterwards
- * sets it again.
- *
- * Context: the signal's single receiver.
- */
-void vbus_shm_signal_begin(struct vbus_shm_signal *sig)
-{
-	WRITE_ONCE(sig->dirty, 0);
-	/* B: order the dirty clear before the ring reads that follow; pairs
-	 * with the sender's A (a seq_cst fence on the host).
-	 */
-	smp_mb();
-}
-EXPORT_SYMBOL_GPL(vbus_shm_signal_begin);
-
-/**
- * vbus_shm_signal_again() - receiver: finish a pass over the work
- * @sig: a signal the guest receives
- *
- * Implements the tail of the receiver loop of docs/abi.md: if dirty is set
- * there is more work; otherwise clear pending and re-check dirty once more,
- * taking pending back if the sender raced with us.
- *
- * Context: the signal's single receiver.
- * Return: true when the caller must run another pass (begin + process).
- */
-bool vbus_shm_signal_again(struct vbus_shm_signal *sig)
-{
-	if (READ_ONCE(sig->dirty))
-		return true;
-	WRITE_ONCE(sig->pending, 0);
-	/* C: order the pending clear before the dirty load; pairs with the
-	 * sender's A (a seq_cst fence on the host).
-	 */
-	smp_mb();
-	if (!READ_ONCE(sig->dirty))
-		return false;
-	/* xchg is a full barrier; pairs with the sender's own xchg */
-	return xchg(&sig->pending, 1) == 0;
-}
-EXPORT_SYMBOL_GPL(vbus_shm_signal_again);
-
-/**
- * vbus_shm_signal_disable() - receiver: stop notifications (polling)
- * @sig: a signal the guest receives
- *
- * A plain store: a notification already decided may still arrive, which
- * the receiver tolerates.
- *
- * Context: the signal's single receiver.
- */
-void vbus_shm_signal_disable(struct vbus_shm_signal *sig)
-{
-	WRITE_ONCE(sig->enabled, 0);
-}
-EXPORT_SYMBOL_GPL(vbus_shm_signal_disable);
-
-/**
- * vbus_shm_signal_enable() - receiver: re-arm after polling
- * @sig: a signal the guest receives
- *
- * Clears pending (the receiver has handled every notification so far),
- * arms the signal and makes the final re-check of docs/abi.md.
- *
- * Context: the signal's single receiver.
- * Return: true when work arrived while the signal was disarmed: keep
- * polling (the caller normally disarms again and reschedules).
- */
-bool vbus_shm_signal_enable(struct vbus_shm_signal *sig)
-{
-	WRITE_ONCE(sig->pending, 0);
-	WRITE_ONCE(sig->enabled, 1);
-	/* D: order the enabled store before the dirty load; pairs with the
-	 * sender's A (a seq_cst fence on the host).
-	 */
-	smp_mb();
-	return READ_ONCE(sig->dirty) != 0;
-}
-EXPORT_SYMBOL_GPL(vbus_shm_signal_enable);

@@ -25,8 +25,8 @@
  *    owner posts VBUS_EV_SIGNAL on the event queue, of which it stays the
  *    only producer).
  *
- * Barriers A-D are those of docs/abi.md ("shm-signal"); on the guest side
- * they are the smp_mb() of modules/guest/vbus_ring.c.
+ * The shm-signal steps and their barriers A-D (docs/abi.md, "shm-signal")
+ * are <linux/vbus_shm_signal.h>, shared with the guest drivers.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -51,6 +51,7 @@
 #include <linux/uio.h>
 #include <linux/vbus_host.h>
 #include <linux/vbus_ring.h>
+#include <linux/vbus_shm_signal.h>
 #include <linux/vbus_venet.h>
 #include <linux/vmalloc.h>
 
@@ -210,67 +211,6 @@ static void vbus_host_inc(struct vbus_host_dev *h, enum vbus_host_ctr c,
 	u64_stats_update_end(&h->syncp);
 }
 
-/* --- shm-signal (docs/abi.md letters) ----------------------------------- */
-
-/* Sender side on a to_guest signal: whether to notify. */
-static bool vbus_host_sig_notify(struct vbus_shm_signal *s)
-{
-	WRITE_ONCE(s->dirty, 1);
-	/*
-	 * A: orders the store of dirty (and the used entries released before
-	 * it) before the loads of enabled and pending.  Pairs with the guest
-	 * receiver's smp_mb() at B, C and D (vbus_ring.c).
-	 */
-	smp_mb();
-	return READ_ONCE(s->enabled) && xchg(&s->pending, 1) == 0;
-}
-
-/* Receiver: dirty = 0, then B. */
-static void vbus_host_sig_clear_dirty(struct vbus_shm_signal *s)
-{
-	/* Writing only when set keeps the line shared while polling. */
-	if (READ_ONCE(s->dirty))
-		WRITE_ONCE(s->dirty, 0);
-	/*
-	 * B: orders the clear of dirty before the ring reads of the coming
-	 * pass.  Pairs with A (the guest sender's smp_mb() after dirty = 1).
-	 */
-	smp_mb();
-}
-
-/* Receiver: pending = 0, C, re-check; true: run another pass. */
-static bool vbus_host_sig_release(struct vbus_shm_signal *s)
-{
-	WRITE_ONCE(s->pending, 0);
-	/*
-	 * C: orders the clear of pending before the re-read of dirty.  Pairs
-	 * with A: the guest's xchg sees pending == 0, or we see its dirty.
-	 */
-	smp_mb();
-	if (!READ_ONCE(s->dirty))
-		return false;
-	/* Fully ordered: exactly one of us and the sender takes pending. */
-	return xchg(&s->pending, 1) == 0;
-}
-
-/* Receiver: re-arm; true if work was flagged meanwhile. */
-static bool vbus_host_sig_arm(struct vbus_shm_signal *s)
-{
-	WRITE_ONCE(s->enabled, 1);
-	/*
-	 * D: orders the store of enabled before the load of dirty.  Pairs
-	 * with A: the guest sees enabled and notifies, or we see dirty.
-	 */
-	smp_mb();
-	return READ_ONCE(s->dirty) != 0;
-}
-
-/* Receiver: start polling (no barrier: one more notify is harmless). */
-static void vbus_host_sig_disarm(struct vbus_shm_signal *s)
-{
-	WRITE_ONCE(s->enabled, 0);
-}
-
 /* --- rings ---------------------------------------------------------------- */
 
 static void vbus_host_set_fault(struct vbus_host_dev *h, u32 queue,
@@ -393,7 +333,7 @@ static void vbus_host_signal_guest(struct vbus_host_dev *h, u32 qi)
 {
 	bool tx = qi == VBUS_HOST_TX_QUEUE;
 
-	if (vbus_host_sig_notify(h->q[qi].to_guest)) {
+	if (vbus_shm_signal_notify(h->q[qi].to_guest)) {
 		eventfd_signal(h->q[qi].notify, 1);
 		vbus_host_inc(h, tx ? VBUS_HOST_C_TX_SIGNALS :
 			      VBUS_HOST_C_RX_SIGNALS, 1);
@@ -686,12 +626,12 @@ static int vbus_host_handle(struct vbus_host_dev *h, u32 qi,
 
 	do {
 		do {
-			vbus_host_sig_clear_dirty(s);
+			vbus_shm_signal_clear_dirty(s);
 			ret = fn(h, work, more);
 			if (ret)
 				return ret;
-		} while (READ_ONCE(s->dirty) && !*more);
-	} while (!*more && vbus_host_sig_release(s));
+		} while (vbus_shm_signal_dirty(s) && !*more);
+	} while (!*more && vbus_shm_signal_release_pending(s));
 	return 0;
 }
 
@@ -750,8 +690,8 @@ static int vbus_host_worker(void *data)
 			if (!polling) {
 				/* The guest stops kicking while we look. */
 				polling = true;
-				vbus_host_sig_disarm(txs);
-				vbus_host_sig_disarm(rxs);
+				vbus_shm_signal_disarm(txs);
+				vbus_shm_signal_disarm(rxs);
 			}
 			deadline = ktime_add_us(ktime_get(), h->busy_poll_us);
 		} else if (polling && ktime_after(ktime_get(), deadline)) {
@@ -759,12 +699,12 @@ static int vbus_host_worker(void *data)
 		}
 		if (!polling) {
 			/* Going to sleep: arm what wakes us, re-check. */
-			bool again = vbus_host_sig_arm(txs);
+			bool again = vbus_shm_signal_arm(txs);
 
 			if (!vbus_host_rx_avail(h))
-				again = vbus_host_sig_arm(rxs) || again;
+				again = vbus_shm_signal_arm(rxs) || again;
 			else
-				vbus_host_sig_disarm(rxs);	/* no kick needed */
+				vbus_shm_signal_disarm(rxs);	/* no kick needed */
 			if (again || more ||
 			    (test_bit(VBUS_HOST_TAP_READY, &h->flags) &&
 			     vbus_host_rx_avail(h)))

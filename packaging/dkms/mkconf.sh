@@ -6,8 +6,9 @@
 #
 # The DKMS source tree mirrors the repository: guest/ or host/ (Kbuild and
 # the sources; the folder name is the Kbuild file's folder) next to
-# include/uapi/ (the ABI headers), which is exactly the default VBUS_INC of
-# both Kbuild files.
+# include/uapi/ (the ABI headers) and include/linux/ (the kernel-internal
+# headers), which are exactly the default VBUS_INC and VBUS_KINC of both
+# Kbuild files.
 set -euo pipefail
 
 usage() {

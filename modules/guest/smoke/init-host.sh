@@ -19,7 +19,7 @@ sleep 1
 ip link show eth0
 ip link set eth0 up 2>/dev/null; ip addr add 10.0.2.15/24 dev eth0 2>/dev/null
 ping -c 3 10.0.2.2 | tail -2
-cat /sys/bus/pci/devices/*/vbus_stats
+for f in /sys/bus/pci/drivers/vbus_pci/0000:*/vbus_link /sys/bus/pci/drivers/vbus_pci/0000:*/statistics/*; do echo "SMOKE: sysfs ${f##*/}=$(cat "$f")"; done
 for f in rx_packets tx_packets rx_errors tx_errors rx_dropped tx_dropped; do echo "$f $(cat /sys/class/net/eth0/statistics/$f)"; done
 ip link set eth0 down
 rmmod vbus_enet && echo "SMOKE: rmmod vbus_enet ok"

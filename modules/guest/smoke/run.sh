@@ -35,14 +35,19 @@ if [[ $mode == plain ]]; then
 else
 	"$here"/mkinitrd.sh "$here"/init-host.sh "$out"/host.cpio.gz "$build"/modules/guest
 	sock=$out/fakehost.sock
+	rm -f "$sock"
 	python3 "$here"/fakehost.py "$sock" 240 "$mode" >"$out"/fakehost-"$mode".log 2>&1 &
 	hp=$!
-	sleep 0.5
+	# a busy machine can take seconds to start python: wait for the socket
+	for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
 	timeout 300 "${qemu[@]}" -initrd "$out"/host.cpio.gz \
 		-chardev socket,id=ivs,path="$sock" \
 		-device ivshmem-doorbell,chardev=ivs,vectors=2 \
 		>"$out"/guest-"$mode".log 2>&1 || true
 	grep -q '3 packets transmitted, 3 packets received' "$out"/guest-"$mode".log
+	# vbus_pci's sysfs: the link state and one counter per file
+	grep -q '^SMOKE: sysfs vbus_link=run' "$out"/guest-"$mode".log
+	grep -qE '^SMOKE: sysfs irqs=[1-9][0-9]*.?$' "$out"/guest-"$mode".log
 fi
 log=$out/guest-$mode.log
 grep -q 'SMOKE: rmmod vbus_pci ok' "$log"

@@ -34,7 +34,9 @@ PREFIX = 24
 MAC = "52:54:00:12:34:56"
 TAP = "avmtap0"
 VECTORS = 4
-VBUS_PCI_LINK_RUN = 3
+# vbus_pci's vbus_link file, in the order of enum vbus_pci_link
+VBUS_PCI_LINK_NAMES = ("down", "init", "wait", "run", "dead")
+VBUS_PCI_LINK_RUN = VBUS_PCI_LINK_NAMES.index("run")
 
 # What must never appear in a guest's kernel log (case matters: "not a
 # bug" in harmless boot messages is not a BUG).
@@ -158,10 +160,24 @@ class VenetLink:
             time.sleep(0.2)
 
     def bridge_stats(self) -> Dict[str, int]:
-        """vbus_pci's /sys/bus/pci/devices/<bdf>/vbus_stats ("link" is
-        enum vbus_pci_link: 3 = RUN)."""
-        r = self.guest.run("cat /sys/bus/pci/devices/*/vbus_stats", check=True)
-        return {k: int(v) for k, v in re.findall(r"^(\w+) (\d+)$", r.output, re.M)}
+        """vbus_pci's counters, one value per file in
+        /sys/bus/pci/drivers/vbus_pci/<bdf>/statistics/, and "link": its
+        vbus_link file as enum vbus_pci_link (3 = RUN).  A file holding
+        anything but one value fails."""
+        r = self.guest.run("cd /sys/bus/pci/drivers/vbus_pci/0000:*/ && "
+                           "for f in statistics/* vbus_link; do "
+                           "printf '%s=%s\\n' \"${f#statistics/}\" \"$(cat $f)\"; done",
+                           check=True)
+        stats: Dict[str, int] = {}
+        for name, value in re.findall(r"^([a-z_]+)=(.*?)\r?$", r.output, re.M):
+            assert re.fullmatch(r"\w+", value), \
+                f"vbus_pci sysfs: {name} holds more than one value: {value!r}"
+            if name == "vbus_link":
+                stats["link"] = VBUS_PCI_LINK_NAMES.index(value)
+            else:
+                stats[name] = int(value)
+        assert "link" in stats and "irqs" in stats, r.output
+        return stats
 
     def ethtool_stats(self) -> Dict[str, int]:
         r = self.guest.run(f"ethtool -S {self.ifname}", check=True)

@@ -18,9 +18,10 @@ import time
 
 import pytest
 
-from conftest import BUILD_KEY, LOGS, SSH_OPTS, Qemu, make_key, run, wait_ssh
+from conftest import BUILD_KEY, LOGS, SSH_OPTS, image_vm, make_key, run, wait_ssh
 from lib.daemon import Daemon  # tests/system/lib
 from lib.netns import NetNs
+from qemu import Qemu, authorized_keys_args, ivshmem_args  # tests/lib
 
 TAP = "avmtap0"
 MAC = "52:54:00:a1:4c:01"
@@ -66,10 +67,10 @@ class Dnsmasq:
                 if m:
                     return m.group(1)
             assert self.proc.poll() is None, "dnsmasq exited:\n" + "\n".join(self.lines)
-            assert vm.alive(), f"QEMU exited\n{vm.console()}"
+            assert vm.alive(), f"QEMU exited\n{vm.tail()}"
             time.sleep(1)
         raise AssertionError(f"no DHCPACK for {MAC} in {timeout} s\n"
-                             + "\n".join(self.lines[-20:]) + "\n" + vm.console())
+                             + "\n".join(self.lines[-20:]) + "\n" + vm.tail())
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -97,11 +98,9 @@ def booted(guest_image, module_tmp):
         ns.ip(f"addr add {NS_IP}/24 dev {TAP}")
         ns.ip(f"link set {TAP} up")
         dnsmasq = Dnsmasq(ns, module_tmp, logs / "dnsmasq.log").start()
-        vm = Qemu(guest_image, logs / "console.log", extra_args=[
-            "-nic", "none",
-            "-chardev", f"socket,id=avm0,path={daemon.socket}",
-            "-device", f"ivshmem-doorbell,chardev=avm0,vectors={VECTORS}",
-            "-fw_cfg", f"name=opt/alacrityvm/authorized_keys,file={key}.pub"]).start()
+        vm = image_vm(guest_image, logs / "console.log",
+                      ["-nic", "none", *ivshmem_args(daemon.socket, VECTORS),
+                       *authorized_keys_args(f"{key}.pub")]).start()
         addr = dnsmasq.wait_ack(vm)
         dhcp_at = time.monotonic() - vm.started
         ssh = ns.cmd(["ssh", "-i", key] + SSH_OPTS + [f"root@{addr}"])

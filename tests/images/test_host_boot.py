@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from conftest import LOGS, SSH_OPTS, Qemu, free_port, make_key, run, wait_ssh
+from conftest import LOGS, SSH_OPTS, image_vm, make_key, run, wait_ssh
+from qemu import authorized_keys_args, free_port, user_net_ssh_args  # tests/lib
 
 
 @pytest.fixture(scope="module")
@@ -16,9 +17,8 @@ def host_vm(host_image, module_tmp):
     logs.mkdir(parents=True, exist_ok=True)
     key = make_key(module_tmp)
     port = free_port()
-    vm = Qemu(host_image, logs / "console.log", extra_args=[
-        "-nic", f"user,model=virtio-net-pci,restrict=off,hostfwd=tcp:127.0.0.1:{port}-:22",
-        "-fw_cfg", f"name=opt/alacrityvm/authorized_keys,file={key}.pub"])
+    vm = image_vm(host_image, logs / "console.log",
+                  user_net_ssh_args(port, restrict_off=True) + authorized_keys_args(f"{key}.pub"))
     try:
         vm.start()
         ssh = ["ssh", "-i", str(key), "-p", str(port)] + SSH_OPTS + ["avm@127.0.0.1"]

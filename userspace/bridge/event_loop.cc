@@ -12,14 +12,13 @@ Result<std::unique_ptr<EventLoop>> EventLoop::create() {
     return errno_error("epoll_create1");
   }
   auto stop = EventFd::create();
-  auto pause = EventFd::create();
   auto tasks = EventFd::create();
-  if (!stop || !pause || !tasks) {
+  if (!stop || !tasks) {
     return errno_error(EMFILE, "event loop eventfds");
   }
   std::unique_ptr<EventLoop> loop(
-      new EventLoop(std::move(ep), std::move(*stop), std::move(*pause), std::move(*tasks)));
-  for (const EventFd* e : {&loop->stop_, &loop->pause_, &loop->tasks_}) {
+      new EventLoop(std::move(ep), std::move(*stop), std::move(*tasks)));
+  for (const EventFd* e : {&loop->stop_, &loop->tasks_}) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = e->fd();
@@ -30,11 +29,8 @@ Result<std::unique_ptr<EventLoop>> EventLoop::create() {
   return loop;
 }
 
-EventLoop::EventLoop(UniqueFd epoll, EventFd stop, EventFd pause, EventFd tasks)
-    : epoll_(std::move(epoll)),
-      stop_(std::move(stop)),
-      pause_(std::move(pause)),
-      tasks_(std::move(tasks)) {}
+EventLoop::EventLoop(UniqueFd epoll, EventFd stop, EventFd tasks)
+    : epoll_(std::move(epoll)), stop_(std::move(stop)), tasks_(std::move(tasks)) {}
 
 Status EventLoop::add(int fd, uint32_t events, Callback cb) {
   if (callbacks_.count(fd) != 0) {
@@ -96,32 +92,6 @@ void EventLoop::clear_stop() {
   stop_.consume();
 }
 
-void EventLoop::pause() {
-  std::unique_lock lock(mu_);
-  if (!running_ || thread_ == std::this_thread::get_id()) {
-    return;
-  }
-  resume_ = false;
-  pause_.signal();
-  cv_.wait(lock, [&] { return paused_ || !running_; });
-}
-
-void EventLoop::resume() {
-  std::lock_guard lock(mu_);
-  resume_ = true;
-  cv_.notify_all();
-}
-
-void EventLoop::park() {
-  pause_.consume();
-  std::unique_lock lock(mu_);
-  paused_ = true;
-  cv_.notify_all();
-  cv_.wait(lock, [&] { return resume_; });
-  paused_ = false;
-  resume_ = false;
-}
-
 bool EventLoop::on_loop_thread() const {
   std::lock_guard lock(mu_);
   return running_ && thread_ == std::this_thread::get_id();
@@ -170,10 +140,6 @@ bool EventLoop::run_once(int timeout_ms) {
     const int fd = evs[i].data.fd;
     if (fd == stop_.fd()) {
       continue;  // checked below, never consumed here
-    }
-    if (fd == pause_.fd()) {
-      park();
-      continue;
     }
     if (fd == tasks_.fd()) {
       run_tasks();

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 // avm::EventLoop: an epoll loop owned by one thread, with the reserved
-// "stop" and "pause" events every loop of the host has, and a task queue
+// "stop" event every loop of the host has, and a task queue
 // through which other threads post work to the owning thread (Envoy's
 // worker dispatcher, cloud-hypervisor's epoll_helper).
 //
 // Threading: add()/remove()/run()/run_once() only on the owning thread
-// (the one that runs the loop); post(), request_stop(), pause() and
-// resume() from any thread.  Callbacks and tasks run on the owning thread.
+// (the one that runs the loop); post() and request_stop() from any
+// thread.  Callbacks and tasks run on the owning thread.
 // fd() is the epoll fd itself, so a loop can be nested into another one
 // (poll it for readability, then call run_once(0)).
 //
@@ -59,13 +59,6 @@ class EventLoop {
   bool stop_requested() const;
   void clear_stop();
 
-  // Any thread but the loop's: parks the loop thread between two rounds
-  // (the reserved pause event) and returns once it is parked, so the
-  // caller may touch state the loop owns; resume() lets it go on.  Returns
-  // immediately if the loop is not running.
-  void pause();
-  void resume();
-
   // One round: waits up to @timeout_ms (-1: forever) and dispatches what
   // is ready.  False once a stop was requested.
   bool run_once(int timeout_ms);
@@ -82,21 +75,17 @@ class EventLoop {
   void wait_running() const;
 
  private:
-  EventLoop(UniqueFd epoll, EventFd stop, EventFd pause, EventFd tasks);
+  EventLoop(UniqueFd epoll, EventFd stop, EventFd tasks);
   void run_tasks();
-  void park();
 
   UniqueFd epoll_;
   EventFd stop_;   // reserved: readable when a stop was requested
-  EventFd pause_;  // reserved: readable when a pause was requested
   EventFd tasks_;  // readable when tasks are queued
   std::map<int, std::shared_ptr<Callback>> callbacks_;
 
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   std::deque<Task> queue_;  // under mu_
-  bool paused_ = false;     // under mu_: the loop thread is parked
-  bool resume_ = false;     // under mu_: the parked loop may go on
   bool running_ = false;    // under mu_: run() is active
   std::thread::id thread_;  // under mu_: the thread in run()/run_once()
 };

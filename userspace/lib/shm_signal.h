@@ -84,7 +84,6 @@ class ShmSignal {
   bool dirty() const { return load(sig_->dirty) != 0; }
 
   const Counters& counters() const { return counters_; }
-  vbus_shm_signal* raw() const { return sig_; }
 
  private:
   static uint32_t load(uint32_t& word) {

@@ -85,18 +85,5 @@ TEST_F(EventLoopTest, StopIsReservedAndClearable) {
   thread_.join();
 }
 
-TEST_F(EventLoopTest, PauseParksTheLoopUntilResume) {
-  start();
-  std::atomic<int> ran{0};
-  loop_->pause();
-  loop_->post([&] { ran++; });
-  // Parked: the task cannot run until resume().  (No timing assertion:
-  // it is checked right away, while the loop is provably parked.)
-  EXPECT_EQ(ran, 0);
-  loop_->resume();
-  loop_->run_sync([] {});
-  EXPECT_EQ(ran, 1);
-}
-
 }  // namespace
 }  // namespace avm

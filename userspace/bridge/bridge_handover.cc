@@ -159,26 +159,9 @@ Result<nlohmann::json> BridgeRuntime::export_state() const {
   const EventQueue::Position p = evq_.position();
   j["evq"] = {{"produced", p.produced}, {"overflows", p.overflows}, {"enabled", p.enabled}};
   j["answered"] = calls_.answered();
-  const BridgeCounters b = counters();
-  j["counters"] = {{"doorbells", b.doorbells},
-                   {"inits", b.inits},
-                   {"guest_resets", b.guest_resets},
-                   {"stale_inits", b.stale_inits},
-                   {"bad_guest_state", b.bad_guest_state},
-                   {"restarts", b.restarts},
-                   {"device_faults", b.device_faults},
-                   {"devices_added", b.devices_added},
-                   {"devices_removed", b.devices_removed}};
-  const EventQueueCounters e = evq_.counters();
-  j["evq_counters"] = {{"posted", e.posted},
-                       {"overflows", e.overflows},
-                       {"bad_consumed", e.bad_consumed},
-                       {"disabled_drops", e.disabled_drops},
-                       {"interrupts", e.interrupts},
-                       {"interrupts_no_sink", e.interrupts_no_sink},
-                       {"suppressed", e.suppressed}};
-  const CallCounters& k = calls_.counters();
-  j["call_counters"] = {{"calls", k.calls}, {"errors", k.errors}, {"bad_len", k.bad_len}};
+  j["counters"] = stats_to_json(counters(), kBridgeStats);
+  j["evq_counters"] = stats_to_json(evq_.counters(), kEventQueueStats);
+  j["call_counters"] = stats_to_json(calls_.counters(), kCallStats);
   return j;
 }
 
@@ -340,34 +323,14 @@ Result<std::unique_ptr<BridgeRuntime>> BridgeRuntime::adopt(
     e.runtime = std::move(f.runtime);
     rt->devices_.emplace(id, std::move(e));
   }
-  if (auto cnt = state.find("counters"); cnt != state.end() && cnt->is_object()) {
-    auto restore = [&](Counter& k, const char* key) { k.inc(get_u64(*cnt, key).value_or(0)); };
-    restore(rt->c_.doorbells, "doorbells");
-    restore(rt->c_.inits, "inits");
-    restore(rt->c_.guest_resets, "guest_resets");
-    restore(rt->c_.stale_inits, "stale_inits");
-    restore(rt->c_.bad_guest_state, "bad_guest_state");
-    restore(rt->c_.restarts, "restarts");
-    restore(rt->c_.device_faults, "device_faults");
-    restore(rt->c_.devices_added, "devices_added");
-    restore(rt->c_.devices_removed, "devices_removed");
-  }
   // Counters only: a missing or malformed one counts from 0 again.
-  auto number = [&state](const char* obj, const char* key) -> uint64_t {
-    auto o = state.find(obj);
-    return o != state.end() && o->is_object() ? get_u64(*o, key).value_or(0) : 0;
+  auto counters = [&state](const char* key) {
+    auto o = state.find(key);
+    return o != state.end() ? *o : nlohmann::json();
   };
-  rt->evq_.add_counters(
-      EventQueueCounters{.posted = number("evq_counters", "posted"),
-                         .overflows = number("evq_counters", "overflows"),
-                         .bad_consumed = number("evq_counters", "bad_consumed"),
-                         .disabled_drops = number("evq_counters", "disabled_drops"),
-                         .interrupts = number("evq_counters", "interrupts"),
-                         .interrupts_no_sink = number("evq_counters", "interrupts_no_sink"),
-                         .suppressed = number("evq_counters", "suppressed")});
-  rt->calls_.add_counters(CallCounters{.calls = number("call_counters", "calls"),
-                                       .errors = number("call_counters", "errors"),
-                                       .bad_len = number("call_counters", "bad_len")});
+  rt->c_.continue_from(counters_from_json(counters("counters"), kBridgeStats));
+  rt->evq_.add_counters(counters_from_json(counters("evq_counters"), kEventQueueStats));
+  rt->calls_.add_counters(counters_from_json(counters("call_counters"), kCallStats));
   spdlog::info("{}bridge: adopted (host state {}, epoch {}, {} device(s))", rt->log_prefix_,
                rt->host_state_, rt->epoch_, rt->devices_.size());
   return rt;

@@ -479,17 +479,7 @@ std::string BridgeRuntime::device_label(uint32_t id, const Entry& e) {
 }
 
 BridgeCounters BridgeRuntime::counters() const {
-  BridgeCounters b;
-  b.doorbells = c_.doorbells.get();
-  b.inits = c_.inits.get();
-  b.guest_resets = c_.guest_resets.get();
-  b.stale_inits = c_.stale_inits.get();
-  b.bad_guest_state = c_.bad_guest_state.get();
-  b.restarts = c_.restarts.get();
-  b.device_faults = c_.device_faults.get();
-  b.devices_added = c_.devices_added.get();
-  b.devices_removed = c_.devices_removed.get();
-  return b;
+  return c_.snapshot();
 }
 
 }  // namespace avm

@@ -34,6 +34,7 @@
 #include <span>
 #include <string>
 
+#include "bridge/bridge_counters.h"
 #include "bridge/call_server.h"
 #include "bridge/counter.h"
 #include "bridge/device.h"
@@ -43,18 +44,6 @@
 #include "lib/eventfd.h"
 
 namespace avm {
-
-struct BridgeCounters {
-  uint64_t doorbells = 0;        // bridge vector wake-ups handled
-  uint64_t inits = 0;            // guest INITs that brought the link to RUN
-  uint64_t guest_resets = 0;     // guest RESETs that took it down
-  uint64_t stale_inits = 0;      // INITs ignored: guest_epoch was not ours
-  uint64_t bad_guest_state = 0;  // guest_state held a value that is no state
-  uint64_t restarts = 0;         // host restarts (epoch bumps)
-  uint64_t device_faults = 0;    // devices quarantined
-  uint64_t devices_added = 0;
-  uint64_t devices_removed = 0;
-};
 
 class BridgeRuntime : public DeviceHost {
  public:
@@ -227,10 +216,7 @@ class BridgeRuntime : public DeviceHost {
   // dropped instead of touching a dead runtime.
   std::shared_ptr<BridgeRuntime*> self_;
 
-  struct {
-    Counter doorbells, inits, guest_resets, stale_inits, bad_guest_state, restarts, device_faults,
-        devices_added, devices_removed;
-  } c_;
+  BridgeCounterSet c_;
 };
 
 }  // namespace avm

@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "daemon/size.h"
+#include "daemon/stats_export.h"
 
 namespace avm {
 
@@ -328,54 +329,8 @@ uint64_t Instance::doorbells(unsigned vector) const {
 
 std::string Instance::stats_json() const {
   const InstanceInfo i = info();
-  std::string s = "{";
-  auto add = [&s](std::string_view key, uint64_t v) {
-    if (s.size() > 1) {
-      s += ", ";
-    }
-    s += fmt::format("\"{}\": {}", key, v);
-  };
-  if (bridge_) {
-    add("bridge_doorbells", i.bridge.doorbells);
-    add("bridge_inits", i.bridge.inits);
-    add("bridge_guest_resets", i.bridge.guest_resets);
-    add("bridge_restarts", i.bridge.restarts);
-    add("bridge_device_faults", i.bridge.device_faults);
-    add("evq_posted", i.evq.posted);
-    add("evq_overflows", i.evq.overflows);
-    add("evq_interrupts", i.evq.interrupts);
-    add("evq_interrupts_no_sink", i.evq.interrupts_no_sink);
-    add("evq_suppressed", i.evq.suppressed);
-    add("calls", i.calls);
-  }
-  if (!i.devices.empty()) {
-    const VenetStats& v = i.devices.front().stats;
-    add("venet_tx_packets", v.tx_packets);
-    add("venet_tx_bytes", v.tx_bytes);
-    add("venet_tx_errors", v.tx_errors);
-    add("venet_tx_dropped_link", v.tx_dropped_link);
-    add("venet_tap_write_errors", v.tap_write_errors);
-    add("venet_rx_packets", v.rx_packets);
-    add("venet_rx_bytes", v.rx_bytes);
-    add("venet_rx_no_buffers", v.rx_no_buffers);
-    add("venet_rx_too_big", v.rx_too_big);
-    add("venet_rx_dropped_link", v.rx_dropped_link);
-    add("venet_doorbells", v.doorbells);
-    add("venet_tx_signals", v.tx_signals);
-    add("venet_tx_signals_suppressed", v.tx_signals_suppressed);
-    add("venet_rx_signals", v.rx_signals);
-    add("venet_rx_signals_suppressed", v.rx_signals_suppressed);
-    add("venet_rx_signals_deferred", v.rx_signals_deferred);
-    add("venet_events_posted", v.events_posted);
-    add("venet_wakeups", v.wakeups);
-    add("venet_polls", v.polls);
-    add("venet_poll_hits", v.poll_hits);
-    add("venet_busy_poll_us", v.busy_poll_us);
-    add("venet_bad_descriptors", v.bad_descriptors);
-    add("venet_resets", v.resets);
-    add("venet_opens", v.opens);
-  }
-  return s + "}";
+  return format_stats_line(i, bridge_ != nullptr,
+                           i.devices.empty() ? nullptr : &i.devices.front().stats);
 }
 
 }  // namespace avm

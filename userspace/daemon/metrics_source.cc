@@ -27,17 +27,22 @@ struct Builder {
   }
 };
 
-// A counter in microseconds ("busy_poll_us") is exported in the base unit
-// Prometheus requires ("busy_poll_seconds_total").
-std::pair<std::string, double> base_unit(const std::string& key, double value) {
-  constexpr std::string_view kMicros = "_us";
-  if (key.size() > kMicros.size() && key.ends_with(kMicros)) {
-    return {key.substr(0, key.size() - kMicros.size()) + "_seconds", value / 1e6};
-  }
-  return {key, value};
-}
-
 }  // namespace
+
+MetricOf metric_of(std::string_view object, const Stat& s) {
+  constexpr std::string_view kMicros = "_us";
+  std::string name = "alacrityvm_" + std::string(object) + "_" + s.key;
+  auto value = static_cast<double>(s.value);
+  if (name.ends_with(kMicros)) {
+    name.resize(name.size() - kMicros.size());
+    name += "_seconds";
+    value /= 1e6;
+  }
+  if (s.kind == StatKind::kCounter) {
+    return {name + "_total", "counter", value};
+  }
+  return {name, "gauge", value};
+}
 
 std::vector<metrics::Family> metric_families(const Service& s) {
   Builder b;
@@ -45,29 +50,22 @@ std::vector<metrics::Family> metric_families(const Service& s) {
         static_cast<double>(s.instance_names().size()));
   b.add("alacrityvm_devices", "gauge", "Devices the daemon knows (attached or not).", {},
         static_cast<double>(s.device_names(std::nullopt).size()));
-  auto stats = s.stats(std::nullopt);
-  if (!stats) {
-    return {};
-  }
-  for (const auto& [inst, j] : (*stats)["instances"].items()) {
-    const Instance* i = s.instance(inst);
-    const InstanceInfo info = i->info();
+  for (const std::string& inst : s.instance_names()) {
+    const InstanceInfo info = s.instance(inst)->info();
     for (const char* st : {"waiting", "connected", "ready"}) {
       b.add("alacrityvm_instance_state", "gauge",
             "1 for the state the instance is in (waiting, connected, ready).",
             {{"instance", inst}, {"state", st}}, std::string(to_string(info.state)) == st ? 1 : 0);
     }
-    for (const auto& [key, v] : j["bridge"].items()) {
-      const auto [name, value] = base_unit(key, v.get<double>());
-      b.add("alacrityvm_bridge_" + name + "_total", "counter",
-            "Bridge counter " + key + " (docs/control-api.md).", {{"instance", inst}}, value);
+    for (const Stat& st : instance_stats(info)) {
+      const MetricOf m = metric_of("bridge", st);
+      b.add(m.name, m.type, std::string(st.help), {{"instance", inst}}, m.value);
     }
-    for (const auto& [dev, counters] : j["devices"].items()) {
-      for (const auto& [key, v] : counters.items()) {
-        const auto [name, value] = base_unit(key, v.get<double>());
-        b.add("alacrityvm_venet_" + name + "_total", "counter",
-              "venet counter " + key + " (VenetStats).", {{"instance", inst}, {"device", dev}},
-              value);
+    for (const AttachedDevice& d : info.devices) {
+      for (const Stat& st : device_stats(d.stats)) {
+        const MetricOf m = metric_of("venet", st);
+        b.add(m.name, m.type, std::string(st.help), {{"instance", inst}, {"device", d.name}},
+              m.value);
       }
     }
   }

@@ -1,65 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 // The JSON objects of docs/control-api.md: instance, device, stats.
 #include "daemon/service.h"
+#include "daemon/stats_export.h"
 
 namespace avm {
 
 using rpc::Json;
 
 namespace {
-
-Json venet_stats(const VenetStats& v) {
-  return {{"tx_packets", v.tx_packets},
-          {"tx_bytes", v.tx_bytes},
-          {"tx_errors", v.tx_errors},
-          {"tx_dropped_link", v.tx_dropped_link},
-          {"tap_write_errors", v.tap_write_errors},
-          {"rx_packets", v.rx_packets},
-          {"rx_bytes", v.rx_bytes},
-          {"rx_no_buffers", v.rx_no_buffers},
-          {"rx_too_big", v.rx_too_big},
-          {"rx_dropped_link", v.rx_dropped_link},
-          {"doorbells", v.doorbells},
-          {"tx_signals", v.tx_signals},
-          {"tx_signals_suppressed", v.tx_signals_suppressed},
-          {"rx_signals", v.rx_signals},
-          {"rx_signals_suppressed", v.rx_signals_suppressed},
-          {"rx_signals_deferred", v.rx_signals_deferred},
-          {"events_posted", v.events_posted},
-          {"wakeups", v.wakeups},
-          {"polls", v.polls},
-          {"poll_hits", v.poll_hits},
-          {"busy_poll_us", v.busy_poll_us},
-          {"polls_skipped_busy", v.polls_skipped_busy},
-          {"tx_arm_deferred", v.tx_arm_deferred},
-          {"stream_ticks", v.stream_ticks},
-          {"bad_descriptors", v.bad_descriptors},
-          {"resets", v.resets},
-          {"opens", v.opens}};
-}
-
-Json bridge_stats(const InstanceInfo& i) {
-  const BridgeCounters& b = i.bridge;
-  return {{"doorbells", b.doorbells},
-          {"inits", b.inits},
-          {"guest_resets", b.guest_resets},
-          {"stale_inits", b.stale_inits},
-          {"bad_guest_state", b.bad_guest_state},
-          {"restarts", b.restarts},
-          {"device_faults", b.device_faults},
-          {"devices_added", b.devices_added},
-          {"devices_removed", b.devices_removed},
-          {"evq_posted", i.evq.posted},
-          {"evq_overflows", i.evq.overflows},
-          {"evq_bad_consumed", i.evq.bad_consumed},
-          {"evq_disabled_drops", i.evq.disabled_drops},
-          {"evq_interrupts", i.evq.interrupts},
-          {"evq_interrupts_no_sink", i.evq.interrupts_no_sink},
-          {"evq_suppressed", i.evq.suppressed},
-          {"calls", i.calls},
-          {"call_errors", i.call_errors},
-          {"call_bad_len", i.call_bad_len}};
-}
 
 const AttachedDevice* find(const InstanceInfo& i, const std::string& name) {
   for (const AttachedDevice& d : i.devices) {
@@ -121,7 +69,7 @@ rpc::Outcome<Json> Service::instance_json(const std::string& name, bool with_sta
                       {"pid", info.guest_pid > 0 ? Json(info.guest_pid) : Json(nullptr)}};
   }
   if (with_stats) {
-    j["stats"] = bridge_stats(info);
+    j["stats"] = stats_json(instance_stats(info));
   }
   return j;
 }
@@ -175,7 +123,7 @@ rpc::Outcome<Json> Service::device_json(const std::string& name, bool with_stats
     }
   }
   if (with_stats) {
-    j["stats"] = a != nullptr ? venet_stats(a->stats) : venet_stats(VenetStats{});
+    j["stats"] = stats_json(device_stats(a != nullptr ? a->stats : VenetStats{}));
   }
   return j;
 }
@@ -193,9 +141,9 @@ rpc::Outcome<Json> Service::stats(const std::optional<std::string>& only) const 
     const InstanceInfo info = e.inst->info();
     Json devs = Json::object();
     for (const AttachedDevice& d : info.devices) {
-      devs[d.name] = venet_stats(d.stats);
+      devs[d.name] = stats_json(device_stats(d.stats));
     }
-    all[name] = Json{{"bridge", bridge_stats(info)}, {"devices", devs}};
+    all[name] = Json{{"bridge", stats_json(instance_stats(info))}, {"devices", devs}};
   }
   return Json{{"instances", all}};
 }

@@ -7,30 +7,51 @@
 #include <array>
 #include <cstddef>
 #include <cstring>
+#include <type_traits>
 
 namespace avm {
 
-void add_module_stats(VenetStats& t, const vbus_host_stats& s) {
-  t.tx_packets += s.tx_packets;
-  t.tx_bytes += s.tx_bytes;
-  t.tx_errors += s.tx_errors;
-  t.tx_dropped_link += s.tx_dropped_link;
-  t.tap_write_errors += s.tap_write_errors;
-  t.rx_packets += s.rx_packets;
-  t.rx_bytes += s.rx_bytes;
-  t.rx_no_buffers += s.rx_no_buffers;
-  t.rx_too_big += s.rx_too_big;
-  t.rx_dropped_link += s.rx_dropped_link;
-  t.doorbells += s.doorbells;
-  t.tx_signals += s.tx_signals;
-  t.tx_signals_suppressed += s.tx_signals_suppressed;
-  t.rx_signals += s.rx_signals;
-  t.rx_signals_suppressed += s.rx_signals_suppressed;
-  t.wakeups += s.wakeups;
-  t.polls += s.polls;
-  t.poll_hits += s.poll_hits;
-  t.bad_descriptors += s.bad_descriptors;
+// The vbus_host_stats counters are the AVM_VENET_STATS entries marked
+// "module", in the table's order, each a __u64 of the same name, then
+// reserved words: a field added on one side only fails the build.
+namespace module_stats {
+constexpr size_t kFirst = offsetof(vbus_host_stats, tx_packets);
+#define AVM_MODULE_STAT_user(name)
+#define AVM_MODULE_STAT_module(name) offsetof(vbus_host_stats, name),
+#define AVM_MODULE_STAT_OFFSET(name, kind, where, help) AVM_MODULE_STAT_##where(name)
+constexpr size_t kOffsets[] = {AVM_VENET_STATS(AVM_MODULE_STAT_OFFSET)};
+#undef AVM_MODULE_STAT_OFFSET
+#undef AVM_MODULE_STAT_module
+constexpr size_t kCount = std::size(kOffsets);
+static_assert(sizeof(vbus_host_stats) ==
+                  kFirst + kCount * sizeof(__u64) + sizeof(vbus_host_stats::reserved),
+              "vbus_host_stats and AVM_VENET_STATS ('module') disagree on the counters");
+#define AVM_MODULE_STAT_module(name)                                      \
+  static_assert(std::is_same_v<decltype(vbus_host_stats::name), __u64> && \
+                std::is_same_v<decltype(VenetStats::name), uint64_t>);
+#define AVM_MODULE_STAT_TYPE(name, kind, where, help) AVM_MODULE_STAT_##where(name)
+AVM_VENET_STATS(AVM_MODULE_STAT_TYPE)
+#undef AVM_MODULE_STAT_TYPE
+#undef AVM_MODULE_STAT_module
+constexpr bool in_table_order() {
+  for (size_t i = 0; i < kCount; i++) {
+    if (kOffsets[i] != kFirst + i * sizeof(__u64)) {
+      return false;
+    }
+  }
+  return true;
 }
+static_assert(in_table_order(), "vbus_host_stats' counters are not in AVM_VENET_STATS' order");
+}  // namespace module_stats
+
+void add_module_stats(VenetStats& t, const vbus_host_stats& s) {
+#define AVM_MODULE_STAT_module(name) t.name += s.name;
+#define AVM_MODULE_STAT_ADD(name, kind, where, help) AVM_MODULE_STAT_##where(name)
+  AVM_VENET_STATS(AVM_MODULE_STAT_ADD)
+#undef AVM_MODULE_STAT_ADD
+#undef AVM_MODULE_STAT_module
+}
+#undef AVM_MODULE_STAT_user
 
 namespace {
 

@@ -1,86 +1,121 @@
 // SPDX-License-Identifier: GPL-2.0
 // Counters of one venet device: written by its I/O thread (and, for a few,
 // by the bridge loop), read by anyone (metrics, tests) through snapshot().
+//
+// AVM_VENET_STATS is the one list of them (bridge/stat_table.h): VenetStats,
+// VenetCounters, snapshot(), kVenetStats (API JSON, Prometheus, the stats
+// line, the hand-over) and the vbus_host.ko mapping (kernel_venet.cc) are
+// made from it.  Columns: name, kCounter or kGauge, whether struct
+// vbus_host_stats (modules/include/uapi/linux/vbus_host.h) has it
+// (module or user), help.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "bridge/counter.h"
+#include "bridge/stat_table.h"
+
+// NOLINTBEGIN(bugprone-macro-parentheses): the columns are names, not expressions
+#define AVM_VENET_STATS(X)                                                                         \
+  /* guest -> tap */                                                                               \
+  X(tx_packets, kCounter, module, "Packets from the guest written to the TAP.")                    \
+  X(tx_bytes, kCounter, module, "Bytes from the guest written to the TAP (without headers).")      \
+  X(tx_errors, kCounter, module,                                                                   \
+    "Packets from the guest rejected (bad header, runt): VBUS_USED_F_ERROR.")                      \
+  X(tx_dropped_link, kCounter, module, "Packets from the guest dropped while the link was down.")  \
+  X(tap_write_errors, kCounter, module, "Writes to the TAP that failed.")                          \
+  /* tap -> guest */                                                                               \
+  X(rx_packets, kCounter, module, "Packets from the TAP given to the guest.")                      \
+  X(rx_bytes, kCounter, module, "Bytes from the TAP given to the guest (without headers).")        \
+  X(rx_no_buffers, kCounter, module, "Stalls: a frame waited for the guest's buffers.")            \
+  X(rx_too_big, kCounter, module, "Frames dropped: larger than a guest buffer without MRG_RXBUF.") \
+  X(rx_dropped_link, kCounter, module, "Frames from the TAP dropped while the link was down.")     \
+  /* notifications */                                                                              \
+  X(doorbells, kCounter, module, "Guest kicks received (eventfd counts).")                         \
+  X(tx_signals, kCounter, module, "TX notifications sent to the guest.")                           \
+  X(tx_signals_suppressed, kCounter, module,                                                       \
+    "TX notifications not sent: the guest's signal said not needed.")                              \
+  X(rx_signals, kCounter, module, "RX notifications sent to the guest.")                           \
+  X(rx_signals_suppressed, kCounter, module,                                                       \
+    "RX notifications not sent: the guest's signal said not needed.")                              \
+  X(rx_signals_deferred, kCounter, user, "RX notifications held back by receive coalescing.")      \
+  X(events_posted, kCounter, user, "VBUS_EV_SIGNAL events the event queue took.")                  \
+  /* polling */                                                                                    \
+  X(wakeups, kCounter, module, "Times the I/O thread woke from sleep.")                            \
+  X(polls, kCounter, module, "Busy-poll passes.")                                                  \
+  X(poll_hits, kCounter, module, "Busy-poll passes that found work.")                              \
+  X(busy_poll_us, kGauge, user, "The current adaptive busy-poll budget.")                          \
+  X(polls_skipped_busy, kCounter, user,                                                            \
+    "Times there was work but no idle core: slept instead of polling.")                            \
+  X(tx_arm_deferred, kCounter, user, "Sleeps with TX disarmed (a stream flows).")                  \
+  X(stream_ticks, kCounter, user, "Times the TX stream timer fired.")                              \
+  /* faults and lifecycle */                                                                       \
+  X(bad_descriptors, kCounter, module, "Guest faults on the rings.")                               \
+  X(resets, kCounter, user, "Quarantines after a guest fault.")                                    \
+  X(opens, kCounter, user, "Times the guest opened the device.")
+// NOLINTEND(bugprone-macro-parentheses)
 
 namespace avm {
 
 struct VenetStats {
-  // guest -> tap
-  uint64_t tx_packets = 0, tx_bytes = 0;
-  uint64_t tx_errors = 0;        // packets rejected (bad header, runt): VBUS_USED_F_ERROR
-  uint64_t tx_dropped_link = 0;  // dropped while the link was down
-  uint64_t tap_write_errors = 0;
-  // tap -> guest
-  uint64_t rx_packets = 0, rx_bytes = 0;
-  uint64_t rx_no_buffers = 0;    // stalls: a frame waited for the guest's buffers
-  uint64_t rx_too_big = 0;       // dropped: larger than a buffer without MRG_RXBUF
-  uint64_t rx_dropped_link = 0;  // dropped while the link was down
-  // notifications
-  uint64_t doorbells = 0;              // guest kicks received (eventfd counts)
-  uint64_t tx_signals = 0;             // tx to_guest notifications sent (events posted)
-  uint64_t tx_signals_suppressed = 0;  // ... the signal said "not needed"
-  uint64_t rx_signals = 0;             // rx to_guest notifications sent
-  uint64_t rx_signals_suppressed = 0;
-  uint64_t rx_signals_deferred = 0;  // held back by receive coalescing
-  uint64_t events_posted = 0;        // VBUS_EV_SIGNAL events the event queue took
-  // polling
-  uint64_t wakeups = 0;             // I/O thread woke up from epoll_wait
-  uint64_t polls = 0;               // busy-poll passes
-  uint64_t poll_hits = 0;           // busy-poll passes that found work
-  uint64_t busy_poll_us = 0;        // current adaptive budget
-  uint64_t polls_skipped_busy = 0;  // work, but no idle core: slept instead of polling
-  uint64_t tx_arm_deferred = 0;     // slept with TX disarmed (a stream flows)
-  uint64_t stream_ticks = 0;        // the stream timer fired
-  // faults and lifecycle
-  uint64_t bad_descriptors = 0;  // guest faults on the rings
-  uint64_t resets = 0;           // quarantines after a fault
-  uint64_t opens = 0;
+#define AVM_VENET_STAT_MEMBER(name, kind, where, help) uint64_t name = 0;
+  AVM_VENET_STATS(AVM_VENET_STAT_MEMBER)
+#undef AVM_VENET_STAT_MEMBER
 };
 
+inline constexpr StatField<VenetStats> kVenetStats[] = {
+#define AVM_VENET_STAT_FIELD(name, kind, where, help) \
+  {#name, &VenetStats::name, StatKind::kind, help},
+    AVM_VENET_STATS(AVM_VENET_STAT_FIELD)
+#undef AVM_VENET_STAT_FIELD
+};
+static_assert(covers_each_member_once(kVenetStats));
+
+// A gauge: one writer stores, anyone loads (relaxed: a statistic).
+using Gauge = std::atomic<uint64_t>;
+
+namespace venet_stats_detail {
+template <StatKind K>
+struct Cell {
+  using type = Counter;
+};
+template <>
+struct Cell<StatKind::kGauge> {
+  using type = Gauge;
+};
+inline uint64_t read(const Counter& c) {
+  return c.get();
+}
+inline uint64_t read(const Gauge& g) {
+  return g.load(std::memory_order_relaxed);
+}
+// A hand-over continues the counters; a gauge is measured again.
+inline void continue_from(Counter& c, uint64_t v) {
+  c.inc(v);
+}
+inline void continue_from(Gauge& /*g*/, uint64_t /*v*/) {}
+}  // namespace venet_stats_detail
+
 struct VenetCounters {
-  Counter tx_packets, tx_bytes, tx_errors, tx_dropped_link, tap_write_errors;
-  Counter rx_packets, rx_bytes, rx_no_buffers, rx_too_big, rx_dropped_link;
-  Counter doorbells, tx_signals, tx_signals_suppressed, rx_signals, rx_signals_suppressed,
-      rx_signals_deferred, events_posted;
-  Counter wakeups, polls, poll_hits, polls_skipped_busy, tx_arm_deferred, stream_ticks;
-  std::atomic<uint64_t> busy_poll_us{0};  // relaxed: a statistic
-  Counter bad_descriptors, resets, opens;
+#define AVM_VENET_STAT_CELL(name, kind, where, help) \
+  venet_stats_detail::Cell<StatKind::kind>::type name;
+  AVM_VENET_STATS(AVM_VENET_STAT_CELL)
+#undef AVM_VENET_STAT_CELL
 
   VenetStats snapshot() const {
     VenetStats s;
-    s.tx_packets = tx_packets.get();
-    s.tx_bytes = tx_bytes.get();
-    s.tx_errors = tx_errors.get();
-    s.tx_dropped_link = tx_dropped_link.get();
-    s.tap_write_errors = tap_write_errors.get();
-    s.rx_packets = rx_packets.get();
-    s.rx_bytes = rx_bytes.get();
-    s.rx_no_buffers = rx_no_buffers.get();
-    s.rx_too_big = rx_too_big.get();
-    s.rx_dropped_link = rx_dropped_link.get();
-    s.doorbells = doorbells.get();
-    s.tx_signals = tx_signals.get();
-    s.tx_signals_suppressed = tx_signals_suppressed.get();
-    s.rx_signals = rx_signals.get();
-    s.rx_signals_suppressed = rx_signals_suppressed.get();
-    s.rx_signals_deferred = rx_signals_deferred.get();
-    s.events_posted = events_posted.get();
-    s.wakeups = wakeups.get();
-    s.polls = polls.get();
-    s.poll_hits = poll_hits.get();
-    s.busy_poll_us = busy_poll_us.load(std::memory_order_relaxed);
-    s.polls_skipped_busy = polls_skipped_busy.get();
-    s.tx_arm_deferred = tx_arm_deferred.get();
-    s.stream_ticks = stream_ticks.get();
-    s.bad_descriptors = bad_descriptors.get();
-    s.resets = resets.get();
-    s.opens = opens.get();
+#define AVM_VENET_STAT_READ(name, kind, where, help) s.name = venet_stats_detail::read(name);
+    AVM_VENET_STATS(AVM_VENET_STAT_READ)
+#undef AVM_VENET_STAT_READ
     return s;
+  }
+
+  // Adds @s's counters (a previous process's, after a hand-over).
+  void continue_from(const VenetStats& s) {
+#define AVM_VENET_STAT_ADD(name, kind, where, help) venet_stats_detail::continue_from(name, s.name);
+    AVM_VENET_STATS(AVM_VENET_STAT_ADD)
+#undef AVM_VENET_STAT_ADD
   }
 };
 

@@ -19,37 +19,6 @@ nlohmann::json positions_json(uint32_t next_used, uint64_t taken) {
   return {{"next_used", next_used}, {"taken", taken}};
 }
 
-// The counters as name -> value, one list for export and restore.
-struct CounterField {
-  const char* name;
-  Counter VenetCounters::*counter;
-};
-constexpr CounterField kCounters[] = {
-    {"tx_packets", &VenetCounters::tx_packets},
-    {"tx_bytes", &VenetCounters::tx_bytes},
-    {"tx_errors", &VenetCounters::tx_errors},
-    {"tx_dropped_link", &VenetCounters::tx_dropped_link},
-    {"tap_write_errors", &VenetCounters::tap_write_errors},
-    {"rx_packets", &VenetCounters::rx_packets},
-    {"rx_bytes", &VenetCounters::rx_bytes},
-    {"rx_no_buffers", &VenetCounters::rx_no_buffers},
-    {"rx_too_big", &VenetCounters::rx_too_big},
-    {"rx_dropped_link", &VenetCounters::rx_dropped_link},
-    {"doorbells", &VenetCounters::doorbells},
-    {"tx_signals", &VenetCounters::tx_signals},
-    {"tx_signals_suppressed", &VenetCounters::tx_signals_suppressed},
-    {"rx_signals", &VenetCounters::rx_signals},
-    {"rx_signals_suppressed", &VenetCounters::rx_signals_suppressed},
-    {"rx_signals_deferred", &VenetCounters::rx_signals_deferred},
-    {"events_posted", &VenetCounters::events_posted},
-    {"wakeups", &VenetCounters::wakeups},
-    {"polls", &VenetCounters::polls},
-    {"poll_hits", &VenetCounters::poll_hits},
-    {"bad_descriptors", &VenetCounters::bad_descriptors},
-    {"resets", &VenetCounters::resets},
-    {"opens", &VenetCounters::opens},
-};
-
 // Where a ring continues, checked against the ring itself: the positions
 // must agree with each other, and the last used entry we produced must
 // still say so (the used ring is host-written; a guest that scribbled on
@@ -108,11 +77,8 @@ nlohmann::json VenetDevice::runtime_state() const {
     j["rx"] = positions_json(paused_->first.next_used, paused_->first.taken);
     j["tx"] = positions_json(paused_->second.next_used, paused_->second.taken);
   }
-  nlohmann::json c;
-  for (const CounterField& f : kCounters) {
-    c[f.name] = (state_.counters.*f.counter).get();
-  }
-  j["counters"] = c;
+  // Counters only (kVenetStats): the next process measures the gauges again.
+  j["counters"] = stats_to_json(state_.counters.snapshot(), kVenetStats, true);
   return j;
 }
 
@@ -159,10 +125,8 @@ Status VenetDevice::resume(const nlohmann::json& state) {
   state_.guest_link.store(*guest_link, std::memory_order_relaxed);
   // A fresh object (adopted in a new process) continues the counters.
   if (state_.counters.opens.get() == 0) {
-    if (auto c = state.find("counters"); c != state.end() && c->is_object()) {
-      for (const CounterField& f : kCounters) {
-        (state_.counters.*f.counter).inc(get_u64(*c, f.name).value_or(0));
-      }
+    if (auto c = state.find("counters"); c != state.end()) {
+      state_.counters.continue_from(counters_from_json(*c, kVenetStats));
     }
   }
   if (!*serving) {

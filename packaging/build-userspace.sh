@@ -3,8 +3,9 @@
 # debian/rules and by the RPM spec so both build the same way.  Compiler
 # flags come from the environment (dpkg-buildflags / %optflags).
 #
-# Only the installed targets are built (the unit tests and benchmarks run in
-# `make check`, not in package builds).  A new program: add its CMake target
+# Only the installed targets are built, with BUILD_TESTING=OFF: the unit
+# tests and benchmarks run in `make check`, not in package builds, which
+# need neither GoogleTest nor Google Benchmark.  A new program: add its CMake target
 # to TARGETS below and give it an install() rule in its CMakeLists.txt.
 set -euo pipefail
 
@@ -36,7 +37,7 @@ build)
 	src=$2 build=$3 prefix=${4:-/usr}
 	shift $(($# < 4 ? $# : 4))
 	cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=None -DCMAKE_UNITY_BUILD=ON \
-		-DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_VERBOSE_MAKEFILE=ON "$@"
+		-DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_VERBOSE_MAKEFILE=ON -DBUILD_TESTING=OFF "$@"
 	cmake --build "$build" -j "${JOBS:-$(nproc)}" --target "${TARGETS[@]}"
 	;;
 install)

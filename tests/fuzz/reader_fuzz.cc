@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 // Fuzz target: the guest-side readers of a region the host controls
-// (lib/bridge_layout read_header, read_device, guest_queue_view and the
-// software guest, bridge/soft_guest).  A software guest is a consumer of
+// (testing/guest_readers: read_header, read_device, guest_queue_view; the
+// software guest, testing/soft_guest).  A software guest is a consumer of
 // hostile memory too: a broken or malicious host must not crash it.
 //
 // The input either lays out a valid region (BridgeLayout + devices) and
@@ -10,9 +10,10 @@
 // whatever read_header and read_device accept lies inside the region,
 // aligned, after the fixed tables (checked here independently), and every
 // queue view built from it points into the device area.
-#include <bridge/soft_guest.h>
 #include <lib/bridge_layout.h>
-#include <lib/guest_queue.h>
+#include <testing/guest_queue.h>
+#include <testing/guest_readers.h>
+#include <testing/soft_guest.h>
 
 #include <algorithm>
 #include <array>

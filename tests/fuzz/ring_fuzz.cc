@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 // Fuzz target: the host's consumption of a queue in guest-writable memory
 // (lib/queue_view, lib/host_queue) and the software guest's consumption
-// of the used ring (lib/guest_queue).
+// of the used ring (testing/guest_queue).
 //
 // The input builds a device area in a heap "region": a queue desc (raw
 // bytes, or a valid layout from a few parameters), the area bounds, then
@@ -17,9 +17,9 @@
 //  - a fault breaks the queue for good and is counted once;
 //  - complete() writes exactly the used entry it was asked to.
 #include <lib/bridge_layout.h>
-#include <lib/guest_queue.h>
 #include <lib/host_queue.h>
 #include <lib/queue_view.h>
+#include <testing/guest_queue.h>
 
 #include <array>
 #include <deque>

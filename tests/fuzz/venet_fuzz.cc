@@ -34,7 +34,7 @@
 
 #include "fuzz_util.h"
 #include "lib/bridge_layout.h"
-#include "lib/guest_queue.h"
+#include "testing/guest_queue.h"
 
 namespace {
 

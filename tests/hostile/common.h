@@ -14,13 +14,13 @@
 #include <string>
 #include <vector>
 
-#include "bridge/soft_guest.h"
-#include "guest_net.h"
 #include "ivshmem/client.h"
 #include "lib/error.h"
 #include "lib/region.h"
 #include "lib/shared_word.h"
 #include "lib/unique_fd.h"
+#include "testing/guest_net.h"
+#include "testing/soft_guest.h"
 
 namespace avm::hostile {
 

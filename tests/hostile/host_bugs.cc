@@ -13,6 +13,7 @@
 #include "fmt/format.h"
 #include "hostile.h"
 #include "lib/bridge_layout.h"
+#include "testing/guest_readers.h"
 
 namespace avm::hostile {
 namespace {

@@ -4,13 +4,14 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+
+#include "lib/listen_socket.h"
 
 namespace avm::handover {
 namespace {
@@ -179,29 +180,11 @@ Status take(int sock, const TakeHooks& hooks, const Limits& limits) {
 }
 
 Result<UniqueFd> listen_socket(const std::string& path) {
-  auto e = endpoint(path);
-  if (!e) {
-    return tl::unexpected(e.error());
+  auto ls = ListenSocket::create(path, 0600, 4, {.type = SOCK_SEQPACKET, .replace_live = true});
+  if (!ls) {
+    return tl::unexpected(ls.error());
   }
-  if (::fchmod(e->sock.get(), 0600) < 0) {
-    return errno_error("fchmod");
-  }
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) {
-      return make_error(EEXIST, path + " exists and is not a socket");
-    }
-    ::unlink(path.c_str());
-  }
-  if (::bind(e->sock.get(), e->sa(), sizeof e->addr) < 0) {
-    return errno_error("bind " + path);
-  }
-  if (::chmod(path.c_str(), 0600) < 0 || ::listen(e->sock.get(), 4) < 0) {
-    auto err = errno_error("listen " + path);
-    ::unlink(path.c_str());
-    return err;
-  }
-  return std::move(e->sock);
+  return ls->release();  // the caller removes the file
 }
 
 Result<UniqueFd> accept_peer(int listen_fd, int timeout_ms) {

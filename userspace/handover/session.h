@@ -78,7 +78,9 @@ GiveResult give(int sock, const GiveHooks& hooks, const Limits& limits = {});
 Status take(int sock, const TakeHooks& hooks, const Limits& limits = {});
 
 // Socket helpers.  listen_socket binds a SOCK_SEQPACKET socket at @path
-// (mode 0600, replacing a stale file; CLOEXEC) and listens;
+// (lib's ListenSocket: mode 0600, non-blocking, CLOEXEC; it replaces any
+// socket file there, a live one too: a successor binds before its
+// predecessor lets go) and listens; the caller removes the file;
 // accept_peer waits up to @timeout_ms and accepts one connection from a
 // peer with our uid or root (SO_PEERCRED); connect_socket connects.
 Result<UniqueFd> listen_socket(const std::string& path);

@@ -29,11 +29,11 @@
 #include <vector>
 
 #include "handover/fd_bundle.h"
-#include "ivshmem/listen_socket.h"
 #include "ivshmem/out_queue.h"
 #include "ivshmem/protocol.h"
 #include "lib/error.h"
 #include "lib/eventfd.h"
+#include "lib/listen_socket.h"
 #include "lib/unique_fd.h"
 
 namespace avm::ivshmem {

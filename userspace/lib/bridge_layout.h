@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 // avm::BridgeLayout: the host lays out a fresh region (bridge header,
 // device table, event queue, call channel) and carves device areas out of
-// the rest; plus the guest-side readers (read_header, read_device,
-// guest_queue_view) a software guest uses, which copy and validate what
-// they read.
+// the rest.  The guest-side readers a software guest uses are in
+// testing/guest_readers.h.
 //
 // Region layout (vbus.h, docs/abi.md): header at 0, then the device table,
 // the event queue (header + entries) and the call channel, each 64-byte
@@ -166,18 +165,5 @@ class BridgeLayout {
   uint32_t next_id_ = 1;
   uint32_t generation_ = 0;  // devtab_generation: private, the header's is guest-writable
 };
-
-// Guest side: copies the header out of @region and checks magic, ABI
-// major, header_size, region_size (== region.size()), and that every table
-// lies inside the region, aligned, without overlapping (overflow-safe).
-Result<vbus_bridge_header> read_header(std::span<const uint8_t> region);
-// Guest side: device-table slot @slot, state read first (acquire) then
-// copied and checked against @hdr (a validated header): for a non-EMPTY
-// slot the area lies inside the region after the fixed tables, config and
-// queue table inside the area, the vector in range, reserved zero.
-Result<vbus_dev_desc> read_device(std::span<const uint8_t> region, const vbus_bridge_header& hdr,
-                                  uint32_t slot);
-// Guest side: copies queue desc @q of a validated device and makes a view.
-Result<QueueView> guest_queue_view(std::span<uint8_t> region, const vbus_dev_desc& dev, uint32_t q);
 
 }  // namespace avm

@@ -19,7 +19,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "ivshmem/listen_socket.h"
+#include "lib/listen_socket.h"
 
 namespace avm::metrics {
 
@@ -199,8 +199,8 @@ struct Server::Impl {
   };
 
   Source source;
-  ivshmem::ListenSocket unix_listen;  // for unix:/path
-  UniqueFd tcp_listen;                // for loopback TCP
+  ListenSocket unix_listen;  // for unix:/path
+  UniqueFd tcp_listen;       // for loopback TCP
   UniqueFd epoll;
   UniqueFd timer;
   std::string address;
@@ -370,7 +370,7 @@ Result<std::unique_ptr<Server>> Server::create(const std::string& listen, Source
     if (path.empty() || path.front() != '/') {
       return make_error(EINVAL, "metrics listen address '" + listen + "': need an absolute path");
     }
-    auto ls = ivshmem::ListenSocket::create(path, 0660, 16);
+    auto ls = ListenSocket::create(path, 0660, 16);
     if (!ls) {
       return tl::unexpected(ls.error());
     }

@@ -60,7 +60,7 @@ Result<std::unique_ptr<Server>> Server::create(const ServerConfig& config, LineH
   if (!ep) {
     return errno_error("epoll_create1");
   }
-  auto listener = ivshmem::ListenSocket::create(config.path, config.mode, kBacklog);
+  auto listener = ListenSocket::create(config.path, config.mode, kBacklog);
   if (!listener) {
     return tl::unexpected(listener.error());
   }
@@ -75,7 +75,7 @@ Result<std::unique_ptr<Server>> Server::adopt(const ServerConfig& config, LineHa
   if (!ep) {
     return errno_error("epoll_create1");
   }
-  auto listener = ivshmem::ListenSocket::adopt(std::move(listen_fd), config.path, dev, ino);
+  auto listener = ListenSocket::adopt(std::move(listen_fd), config.path, dev, ino);
   if (!listener) {
     return tl::unexpected(listener.error());
   }

@@ -34,9 +34,9 @@
 #include <vector>
 
 #include "bridge/counter.h"
-#include "ivshmem/listen_socket.h"
 #include "lib/error.h"
 #include "lib/eventfd.h"
+#include "lib/listen_socket.h"
 #include "lib/unique_fd.h"
 #include "rpc/protocol.h"
 
@@ -167,7 +167,7 @@ class Server {
   UniqueFd epoll_;
   std::optional<EventFd> kick_;  // readable while backlog_ has work
   bool kicked_ = false;
-  ivshmem::ListenSocket listener_;
+  ListenSocket listener_;
   gid_t group_gid_ = static_cast<gid_t>(-1);
   std::map<int, std::unique_ptr<Conn>> conns_;
   std::vector<int> backlog_;  // connections with whole lines left for a later turn

@@ -52,10 +52,10 @@
 
 #include "bridge/bridge_runtime.h"
 #include "bridge/event_loop.h"
-#include "bridge/soft_guest.h"
 #include "ivshmem/client.h"
 #include "lib/region.h"
-#include "venet/guest_net.h"
+#include "testing/guest_net.h"
+#include "testing/soft_guest.h"
 #include "venet/kernel_backend.h"
 #include "venet/venet_device.h"
 

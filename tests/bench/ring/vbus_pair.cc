@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "lib/bridge_layout.h"
-#include "lib/guest_queue.h"
 #include "lib/host_queue.h"
+#include "testing/guest_queue.h"
 
 namespace avm::bench {
 namespace {

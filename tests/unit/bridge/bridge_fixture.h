@@ -17,9 +17,9 @@
 
 #include "bridge/bridge_runtime.h"
 #include "bridge/event_loop.h"
-#include "bridge/soft_guest.h"
 #include "fake_device.h"
 #include "lib/region.h"
+#include "testing/soft_guest.h"
 
 namespace avm::test {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "bridge/soft_guest.h"
+#include "testing/soft_guest.h"
 
 #include <gtest/gtest.h>
 

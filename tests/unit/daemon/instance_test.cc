@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "ivshmem/client.h"
+#include "testing/guest_readers.h"
 
 namespace avm {
 namespace {

@@ -17,12 +17,12 @@
 #include <filesystem>
 #include <thread>
 
-#include "bridge/soft_guest.h"
 #include "daemon/instance.h"
 #include "daemon/tap_netns.h"
 #include "daemon/venet_option.h"
 #include "ivshmem/client.h"
 #include "lib/unique_fd.h"
+#include "testing/soft_guest.h"
 
 namespace avm {
 namespace {

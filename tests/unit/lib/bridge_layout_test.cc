@@ -9,9 +9,10 @@
 #include <random>
 #include <vector>
 
-#include "lib/guest_queue.h"
 #include "lib/host_queue.h"
 #include "lib/region.h"
+#include "testing/guest_queue.h"
+#include "testing/guest_readers.h"
 
 namespace avm {
 namespace {

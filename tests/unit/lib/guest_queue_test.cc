@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "lib/guest_queue.h"
+#include "testing/guest_queue.h"
 
 #include <gtest/gtest.h>
 

@@ -6,8 +6,8 @@
 #include <cstring>
 #include <vector>
 
-#include "lib/guest_queue.h"
 #include "queue_fixture.h"
+#include "testing/guest_queue.h"
 
 namespace avm {
 namespace {

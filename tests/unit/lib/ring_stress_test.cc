@@ -21,9 +21,9 @@
 #include <vector>
 
 #include "lib/eventfd.h"
-#include "lib/guest_queue.h"
 #include "lib/host_queue.h"
 #include "queue_fixture.h"
+#include "testing/guest_queue.h"
 
 namespace avm {
 namespace {

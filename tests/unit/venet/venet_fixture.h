@@ -12,8 +12,8 @@
 #include <sys/socket.h>
 
 #include "bridge_fixture.h"
-#include "guest_net.h"
 #include "netns.h"
+#include "testing/guest_net.h"
 #include "venet/venet_device.h"
 
 namespace avm::test {

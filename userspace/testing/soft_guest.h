@@ -27,8 +27,8 @@
 #include "bridge/device.h"
 #include "lib/error.h"
 #include "lib/eventfd.h"
-#include "lib/guest_queue.h"
 #include "lib/shm_signal.h"
+#include "testing/guest_queue.h"
 
 namespace avm {
 

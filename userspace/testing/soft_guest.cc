@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "bridge/soft_guest.h"
+#include "testing/soft_guest.h"
 
 #include <atomic>
 #include <chrono>
@@ -7,8 +7,8 @@
 #include <string>
 #include <thread>
 
-#include "lib/bridge_layout.h"
 #include "lib/shared_word.h"
+#include "testing/guest_readers.h"
 
 namespace avm {
 namespace {

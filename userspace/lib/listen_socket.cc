@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "ivshmem/listen_socket.h"
+#include "lib/listen_socket.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace avm::ivshmem {
+namespace avm {
 
 namespace {
 
@@ -27,7 +27,7 @@ Result<sockaddr_un> make_address(const std::string& path) {
 
 // What is at @path, given that bind() said EADDRINUSE: a stale socket we
 // may remove (ok), a live server (EADDRINUSE) or something else (EEXIST).
-Status check_stale(const std::string& path, const sockaddr_un& addr) {
+Status check_stale(const std::string& path, const sockaddr_un& addr, const ListenOptions& options) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) < 0) {
     return errno == ENOENT ? Status{} : errno_error("lstat " + path);
@@ -35,17 +35,19 @@ Status check_stale(const std::string& path, const sockaddr_un& addr) {
   if (!S_ISSOCK(st.st_mode)) {
     return make_error(EEXIST, path + " exists and is not a socket; not replacing it");
   }
-  UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!probe) {
-    return errno_error("socket");
-  }
-  // NOLINTNEXTLINE: sockaddr_un is a sockaddr
-  if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 ||
-      errno == EAGAIN || errno == EINPROGRESS) {
-    return make_error(EADDRINUSE, "another server is listening on " + path);
-  }
-  if (errno != ECONNREFUSED && errno != ENOENT) {
-    return errno_error("probing " + path);
+  if (!options.replace_live) {
+    UniqueFd probe(::socket(AF_UNIX, options.type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!probe) {
+      return errno_error("socket");
+    }
+    // NOLINTNEXTLINE: sockaddr_un is a sockaddr
+    if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 ||
+        errno == EAGAIN || errno == EINPROGRESS) {
+      return make_error(EADDRINUSE, "another server is listening on " + path);
+    }
+    if (errno != ECONNREFUSED && errno != ENOENT) {
+      return errno_error("probing " + path);
+    }
   }
   if (::unlink(path.c_str()) < 0 && errno != ENOENT) {
     return errno_error("removing stale socket " + path);
@@ -72,13 +74,14 @@ ListenSocket& ListenSocket::operator=(ListenSocket&& other) noexcept {
   return *this;
 }
 
-Result<ListenSocket> ListenSocket::create(const std::string& path, mode_t mode, int backlog) {
+Result<ListenSocket> ListenSocket::create(const std::string& path, mode_t mode, int backlog,
+                                          const ListenOptions& options) {
   auto addr = make_address(path);
   if (!addr) {
     return tl::unexpected(addr.error());
   }
   ListenSocket ls;
-  ls.fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  ls.fd_.reset(::socket(AF_UNIX, options.type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!ls.fd_) {
     return errno_error("socket");
   }
@@ -91,7 +94,7 @@ Result<ListenSocket> ListenSocket::create(const std::string& path, mode_t mode, 
     if (errno != EADDRINUSE) {
       return errno_error("bind " + path);
     }
-    if (auto stale = check_stale(path, *addr); !stale) {
+    if (auto stale = check_stale(path, *addr, options); !stale) {
       return tl::unexpected(stale.error());
     }
     if (::bind(ls.fd_.get(), sa, sizeof *addr) < 0) {
@@ -158,4 +161,4 @@ void ListenSocket::close() {
   fd_.reset();
 }
 
-}  // namespace avm::ivshmem
+}  // namespace avm

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-// A listening UNIX stream socket bound to a path, created with a given mode,
-// that removes its own socket file (and only its own) when it goes away.
+// A listening UNIX socket (stream, or seqpacket for the hand-over) bound to
+// a path, created with a given mode, that removes its own socket file (and
+// only its own) when it goes away.
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -11,7 +13,14 @@
 #include "lib/error.h"
 #include "lib/unique_fd.h"
 
-namespace avm::ivshmem {
+namespace avm {
+
+struct ListenOptions {
+  int type = SOCK_STREAM;  // or SOCK_SEQPACKET
+  // Replace a socket file somebody still listens on (the hand-over socket:
+  // a successor binds its own before its predecessor has closed the old).
+  bool replace_live = false;
+};
 
 class ListenSocket {
  public:
@@ -27,7 +36,8 @@ class ListenSocket {
   // bind and chmod'ed to exactly @mode after).  A stale socket file (one
   // nobody listens on any more) is replaced; a live one is EADDRINUSE and
   // anything that is not a socket is EEXIST: neither is touched.
-  static Result<ListenSocket> create(const std::string& path, mode_t mode, int backlog);
+  static Result<ListenSocket> create(const std::string& path, mode_t mode, int backlog,
+                                     const ListenOptions& options = {});
 
   // Hand-over: a listening socket received from the process that created
   // it (fd checked to be a listening UNIX stream socket, made
@@ -44,10 +54,11 @@ class ListenSocket {
   // Closes the socket and unlinks its file if the file is still the one
   // this object created (not a successor's).
   void close();
-  // Closes our fd but keeps the socket file: another process serves it.
-  void release() {
+  // Gives up the socket file (close() leaves it) and hands out our fd: to
+  // close it while another process serves the file, or to own both.
+  UniqueFd release() {
     path_.clear();
-    fd_.reset();
+    return std::move(fd_);
   }
 
  private:
@@ -57,4 +68,4 @@ class ListenSocket {
   ino_t ino_ = 0;
 };
 
-}  // namespace avm::ivshmem
+}  // namespace avm

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "ivshmem/listen_socket.h"
+#include "lib/listen_socket.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -14,7 +14,7 @@
 #include <fstream>
 #include <string>
 
-namespace avm::ivshmem {
+namespace avm {
 namespace {
 
 class ListenSocketTest : public ::testing::Test {
@@ -40,8 +40,8 @@ class ListenSocketTest : public ::testing::Test {
     std::strcpy(addr.sun_path, path_.c_str());  // NOLINT: length checked by the test dir
     ASSERT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   }
-  bool can_connect() const {
-    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  bool can_connect(int type = SOCK_STREAM) const {
+    UniqueFd fd(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::strcpy(addr.sun_path, path_.c_str());  // NOLINT: length checked by the test dir
@@ -98,6 +98,48 @@ TEST_F(ListenSocketTest, LiveSocketIsNotStolen) {
   EXPECT_TRUE(can_connect());  // the first one still owns the path
 }
 
+// The probe for a live listener speaks the socket's own type (a stream
+// probe of a seqpacket listener fails with EPROTOTYPE, not EADDRINUSE).
+TEST_F(ListenSocketTest, LiveSeqpacketSocketIsNotStolen) {
+  const ListenOptions seqpacket{.type = SOCK_SEQPACKET};
+  auto first = ListenSocket::create(path_, 0600, 4, seqpacket);
+  ASSERT_TRUE(first) << first.error().message;
+  auto second = ListenSocket::create(path_, 0600, 4, seqpacket);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, EADDRINUSE) << second.error().message;
+  EXPECT_TRUE(can_connect(SOCK_SEQPACKET));
+  EXPECT_FALSE(can_connect(SOCK_STREAM));
+}
+
+// The hand-over socket: a successor takes the path from a live predecessor.
+TEST_F(ListenSocketTest, ReplaceLiveTakesThePath) {
+  const ListenOptions handover{.type = SOCK_SEQPACKET, .replace_live = true};
+  auto first = ListenSocket::create(path_, 0600, 4, handover);
+  ASSERT_TRUE(first) << first.error().message;
+  auto second = ListenSocket::create(path_, 0600, 4, handover);
+  ASSERT_TRUE(second) << second.error().message;
+  ASSERT_TRUE(can_connect(SOCK_SEQPACKET));
+  UniqueFd to_second(::accept4(second->fd(), nullptr, nullptr, SOCK_CLOEXEC));
+  EXPECT_TRUE(to_second);
+  UniqueFd to_first(::accept4(first->fd(), nullptr, nullptr, SOCK_CLOEXEC));
+  EXPECT_FALSE(to_first);
+  first->close();  // the file is the successor's now: it stays
+  EXPECT_TRUE(std::filesystem::is_socket(path_));
+}
+
+TEST_F(ListenSocketTest, ReleaseHandsOutTheFdAndKeepsTheFile) {
+  UniqueFd fd;
+  {
+    auto ls = ListenSocket::create(path_, 0600, 4);
+    ASSERT_TRUE(ls);
+    fd = ls->release();
+    EXPECT_EQ(ls->fd(), -1);
+  }
+  EXPECT_TRUE(fd);
+  EXPECT_TRUE(std::filesystem::is_socket(path_));
+  EXPECT_TRUE(can_connect());
+}
+
 TEST_F(ListenSocketTest, NonSocketIsNotTouched) {
   { std::ofstream(path_) << "precious"; }
   auto ls = ListenSocket::create(path_, 0600, 4);
@@ -135,4 +177,4 @@ TEST_F(ListenSocketTest, MissingDirectoryIsAnError) {
 }
 
 }  // namespace
-}  // namespace avm::ivshmem
+}  // namespace avm

@@ -11,7 +11,7 @@
 #include <optional>
 #include <vector>
 
-#include "bridge/soft_guest.h"
+#include "testing/soft_guest.h"
 
 namespace avm::test {
 

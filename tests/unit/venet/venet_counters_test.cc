@@ -3,12 +3,12 @@
 // member is in kVenetStats once, and each entry goes through the live
 // counters, the snapshot and the hand-over JSON unchanged.  The tests walk
 // the table: a new entry is tested without a test edit.
+#include "venet/venet_counters.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
 #include <string>
-
-#include "venet/venet_counters.h"
 
 namespace avm {
 namespace {
@@ -80,7 +80,7 @@ TEST(VenetCountersTest, EveryCounterSurvivesTheHandOver) {
 
 // A state from an older daemon lacks the newer counters: they start at 0.
 TEST(VenetCountersTest, AnOlderStateLacksCountersThatStartAtZero) {
-  const nlohmann::json old = {{"tx_packets", 5}, {"stream_ticks", "x"}};
+  const nlohmann::json old = nlohmann::json::parse(R"({"tx_packets": 5, "stream_ticks": "x"})");
   const VenetStats s = counters_from_json(old, kVenetStats);
   EXPECT_EQ(s.tx_packets, 5U);
   EXPECT_EQ(s.stream_ticks, 0U);

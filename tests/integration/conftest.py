@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))   # qemu (the launcher)
 
 from lib import debdeps, env  # noqa: E402
 from lib.hostvm import HostVM  # noqa: E402

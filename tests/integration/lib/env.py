@@ -20,7 +20,3 @@ PYTHON = "/usr/bin/python3"
 
 def kit_version() -> str:
     return (TOP / "VERSION").read_text().strip()
-
-
-def qemu_binary() -> str:
-    return os.environ.get("AVM_QEMU", "qemu-system-x86_64")

@@ -2,6 +2,7 @@
 #include "bridge/event_loop.h"
 
 #include <cerrno>
+#include <memory>
 #include <utility>
 
 namespace avm {
@@ -60,24 +61,38 @@ void EventLoop::post(Task task) {
   tasks_.signal();
 }
 
-void EventLoop::run_sync(const Task& task) {
+bool EventLoop::run_sync(const Task& task) {
+  struct Sync {
+    bool done = false;
+    bool cancelled = false;
+  };
+  auto sync = std::make_shared<Sync>();
   {
     std::lock_guard lock(mu_);
-    if (!running_ || thread_ == std::this_thread::get_id()) {
-      // Nobody else runs the loop (or we are it): run here.
-      task();
-      return;
+    AVM_CHECK(!running_ || thread_ != std::this_thread::get_id());  // would wait forever
+    if (!running_) {
+      return false;
     }
+    // @task is only touched while the caller waits (cancelled under mu_).
+    queue_.emplace_back([this, sync, &task] {
+      {
+        std::lock_guard l(mu_);
+        if (sync->cancelled) {
+          return;
+        }
+      }
+      task();
+      std::lock_guard l(mu_);
+      sync->done = true;
+      cv_.notify_all();
+    });
   }
-  bool done = false;
-  post([&] {
-    task();
-    std::lock_guard lock(mu_);
-    done = true;
-    cv_.notify_all();
-  });
+  tasks_.signal();
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return done; });
+  // While the loop thread runs the task, running_ stays true.
+  cv_.wait(lock, [&] { return sync->done || !running_; });
+  sync->cancelled = !sync->done;
+  return sync->done;
 }
 
 void EventLoop::request_stop() {
@@ -157,11 +172,21 @@ bool EventLoop::run_once(int timeout_ms) {
 }
 
 void EventLoop::run() {
-  while (run_once(-1)) {
+  // Also when a callback throws (IoThread reports it): a run_sync()
+  // caller must not wait for a loop that has ended.
+  auto ended = [this] {
+    std::lock_guard lock(mu_);
+    running_ = false;
+    cv_.notify_all();
+  };
+  try {
+    while (run_once(-1)) {
+    }
+  } catch (...) {
+    ended();
+    throw;
   }
-  std::lock_guard lock(mu_);
-  running_ = false;
-  cv_.notify_all();
+  ended();
 }
 
 }  // namespace avm

@@ -49,10 +49,11 @@ class EventLoop {
 
   // Any thread: runs @task on the loop thread, in posting order.
   void post(Task task);
-  // Any thread: posts @task and waits until it has run.  Must not be
-  // called from the loop thread itself (it would wait forever): there it
-  // runs @task directly.
-  void run_sync(const Task& task);
+  // Any thread but the loop's (checked): posts @task and waits until it
+  // has run on the loop thread.  Never runs @task on the caller's thread:
+  // false, and @task has not run (nor ever will), if no thread runs the
+  // loop or it stops before running @task.
+  bool run_sync(const Task& task);
 
   // Any thread: makes run() return (the reserved stop event).
   void request_stop();

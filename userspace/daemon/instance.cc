@@ -2,7 +2,6 @@
 #include "daemon/instance.h"
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -35,9 +34,9 @@ Instance::~Instance() {
 }
 
 void Instance::run_sync(const std::function<void()>& fn) const {
-  if (loop_ && running()) {
-    loop_->run_sync(fn);
-  } else {
+  // Not running (or its thread has failed and ended): the caller owns
+  // everything, nobody else touches it.
+  if (!loop_ || !loop_->run_sync(fn)) {
     fn();
   }
 }
@@ -147,12 +146,28 @@ Status Instance::start() {
   if (auto ok = listen(); !ok) {
     return ok;
   }
+  return spawn();
+}
+
+Status Instance::spawn() {
   loop_->clear_stop();
-  thread_ = std::thread([this] {
-    const std::string tname = ("avm-inst-" + config_.name).substr(0, 15);
-    pthread_setname_np(pthread_self(), tname.c_str());
-    loop_->run();
-  });
+  IoThread::OnFailure failed = on_failure_;
+  if (!failed) {
+    failed = [name = config_.name](const Error& e) {
+      spdlog::critical("{}: the instance thread failed: {}", name, e.message);
+    };
+  }
+  auto t = IoThread::start(
+      "avm-inst-" + config_.name,
+      [loop = loop_.get()] {
+        loop->run();
+        return Status{};
+      },
+      std::move(failed));
+  if (!t) {
+    return tl::unexpected(t.error());
+  }
+  thread_ = std::move(*t);
   loop_->wait_running();
   return {};
 }

@@ -6,11 +6,13 @@
 // detached at run time (each takes one free doorbell vector; vector 0 is
 // the bridge's).  docs/architecture.md has the picture.
 //
-// Threads: start() spawns the instance thread ("avm-inst-<name>"), which
-// runs the instance's EventLoop: the ivshmem server, the bridge doorbell
-// (vector 0), unowned vectors.  Every public method may be called from
-// any thread: it runs on the instance thread (EventLoop::run_sync) while
-// that runs, directly otherwise.  Each venet device runs its own I/O
+// Threads: start() spawns the instance thread ("avm-inst-<name>", through
+// IoThread), which runs the instance's EventLoop: the ivshmem server, the
+// bridge doorbell (vector 0), unowned vectors; if it fails (an exception
+// escaped a callback) the owner's failure callback hears of it.  Every
+// public method may be called from any thread but the instance thread:
+// it runs on the instance thread (EventLoop::run_sync) while that runs,
+// directly otherwise (the caller owns the instance then).  Each venet device runs its own I/O
 // thread.  Interrupts to the guest are written by whichever thread posts
 // an event (the event queue's sink is a dup of the guest's vector-0
 // eventfd), never through the server.
@@ -30,11 +32,11 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "bridge/bridge_runtime.h"
 #include "bridge/event_loop.h"
+#include "bridge/io_thread.h"
 #include "ivshmem/server.h"
 #include "lib/error.h"
 #include "lib/region.h"
@@ -97,7 +99,11 @@ class Instance {
   // Joins the thread, host RESET + interrupt, disconnects every client,
   // removes the socket.  The region and the devices stay.
   void stop();
-  bool running() const { return thread_.joinable(); }
+  bool running() const { return thread_.running(); }
+  // Called on the instance thread, just before it ends, if it failed:
+  // must only post work to the owner (IoThread's rule).  Set it before
+  // start().  Without one the failure is logged.
+  void set_on_failure(IoThread::OnFailure cb) { on_failure_ = std::move(cb); }
 
   // Adds @dev as @name: ENOSPC if no doorbell vector is free, EEXIST if
   // the name is taken.  On failure @dev is destroyed (its TAP closed).
@@ -137,6 +143,8 @@ class Instance {
   };
 
   Status setup();
+  // The instance thread, running loop_ (start() and InstanceHandover::resume()).
+  Status spawn();
   void on_peer(const ivshmem::PeerEvent& e);
   void on_doorbell(unsigned vector);
   void watch_unowned_vectors();
@@ -150,7 +158,8 @@ class Instance {
   std::vector<bool> watched_;            // vectors the loop counts doorbells on
   std::atomic<ivshmem::PeerId> guest_{0};
   std::unique_ptr<std::atomic<uint64_t>[]> doorbells_;
-  std::thread thread_;
+  IoThread thread_;
+  IoThread::OnFailure on_failure_;
 };
 
 }  // namespace avm

@@ -2,7 +2,6 @@
 #include "daemon/instance_handover.h"
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -24,17 +23,6 @@ std::string iv_prefix(const std::string& name) {
 }
 std::string dev_prefix(const std::string& name, uint32_t id) {
   return name + ".dev." + std::to_string(id) + ".";
-}
-
-// The instance thread, as Instance::start() runs it.
-void spawn(EventLoop& loop, std::thread& thread, const std::string& name) {
-  loop.clear_stop();
-  thread = std::thread([&loop, name] {
-    const std::string tname = ("avm-inst-" + name).substr(0, 15);
-    pthread_setname_np(pthread_self(), tname.c_str());
-    loop.run();
-  });
-  loop.wait_running();
 }
 
 }  // namespace
@@ -112,7 +100,9 @@ Status InstanceHandover::resume(Instance& inst) {
   if (auto ok = inst.bridge_->resume(); !ok) {
     return ok;
   }
-  spawn(*inst.loop_, inst.thread_, inst.config_.name);
+  if (auto ok = inst.spawn(); !ok) {
+    return ok;
+  }
   spdlog::info("{}: serving", inst.config_.name);
   return {};
 }

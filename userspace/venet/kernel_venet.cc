@@ -2,7 +2,6 @@
 #include "venet/kernel_venet.h"
 
 #include <poll.h>
-#include <pthread.h>
 
 #include <array>
 #include <cstddef>
@@ -145,7 +144,21 @@ Status KernelVenet::start(const DeviceContext& ctx, uint64_t features, bool link
   }
   kb_.emplace(std::move(*kb));
   stop_.emplace(std::move(*stop));
-  relay_ = std::thread([this] { relay(); });
+  DeviceHost* host = ctx_.host;
+  const uint32_t id = ctx_.id;
+  auto t = IoThread::start(
+      "avm-kvrel-" + std::to_string(id),
+      [this] {
+        relay();
+        return Status{};
+      },
+      [host, id](const Error& e) { host->report_fault(id, e); });
+  if (!t) {
+    stop_.reset();
+    kb_.reset();
+    return tl::unexpected(t.error());
+  }
+  relay_ = std::move(*t);
   return {};
 }
 
@@ -157,8 +170,6 @@ Status KernelVenet::configure(uint64_t features, bool link_active) {
 }
 
 void KernelVenet::relay() {
-  const std::string tname = ("avm-kvrel-" + std::to_string(ctx_.id)).substr(0, 15);
-  pthread_setname_np(pthread_self(), tname.c_str());
   bool watch_fault = true;
   for (;;) {
     std::array<pollfd, 4> p{{{kb_->notify(0).fd(), POLLIN, 0},
@@ -190,7 +201,7 @@ void KernelVenet::relay() {
 }
 
 void KernelVenet::stop() {
-  if (relay_.joinable()) {
+  if (relay_.running()) {
     stop_->signal();
     relay_.join();
   }

@@ -5,7 +5,8 @@
 // and the module takes the device); the call channel, the config area and
 // the links stay in VenetDevice.
 //
-// While started, a relay thread ("avm-kvrel-<id>") turns the module's
+// While started, a relay thread ("avm-kvrel-<id>", started by IoThread,
+// which reports its failure like an I/O thread's) turns the module's
 // notify eventfds into DeviceHost::signal_guest() and its fault readiness
 // into one report_fault() (the bridge then quarantines the device, which
 // stops us).
@@ -17,9 +18,9 @@
 
 #include <atomic>
 #include <optional>
-#include <thread>
 
 #include "bridge/device.h"
+#include "bridge/io_thread.h"
 #include "lib/bridge_layout.h"
 #include "lib/region.h"
 #include "venet/kernel_backend.h"
@@ -70,7 +71,7 @@ class KernelVenet {
   DeviceContext ctx_;
   std::optional<KernelBackend> kb_;
   std::optional<EventFd> stop_;
-  std::thread relay_;
+  IoThread relay_;
   vbus_host_stats done_{};  // counters of the attaches that ended
   uint64_t done_relayed_ = 0;
   std::atomic<uint64_t> relayed_{0};

@@ -4,7 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <stdexcept>
+#include <string>
 #include <thread>
+
+#include "bridge/io_thread.h"
 
 namespace avm {
 namespace {
@@ -45,15 +49,58 @@ TEST_F(EventLoopTest, PostedTasksRunOnTheLoopThreadInOrder) {
   EXPECT_EQ(where, thread_.get_id());
 }
 
-TEST_F(EventLoopTest, RunSyncWaitsAndRunsInline) {
+// run_sync never runs work on the caller's thread (issue 19): without a
+// loop thread it runs nothing and says so (it used to run the task here).
+TEST_F(EventLoopTest, RunSyncRunsOnlyOnTheLoopThread) {
   int x = 0;
-  loop_->run_sync([&] { x = 1; });  // not running: runs here
-  EXPECT_EQ(x, 1);
+  EXPECT_FALSE(loop_->run_sync([&] { x = 1; }));
+  EXPECT_EQ(x, 0);
   start();
   bool on_loop = false;
-  loop_->run_sync([&] { on_loop = loop_->on_loop_thread(); });
+  EXPECT_TRUE(loop_->run_sync([&] { on_loop = loop_->on_loop_thread(); }));
   EXPECT_TRUE(on_loop);
   EXPECT_FALSE(loop_->on_loop_thread());
+  // Stopped again: nothing runs, and nothing is left to run later.
+  loop_->request_stop();
+  thread_.join();
+  EXPECT_FALSE(loop_->run_sync([&] { x = 2; }));
+  loop_->clear_stop();
+  start();
+  EXPECT_TRUE(loop_->run_sync([] {}));
+  EXPECT_EQ(x, 0);
+}
+
+TEST_F(EventLoopTest, RunSyncFromTheLoopThreadIsAnOwnershipBug) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        start();
+        loop_->post([this] { loop_->run_sync([] {}); });
+        thread_.join();
+      },
+      "thread_ != std::this_thread::get_id");
+}
+
+// A loop whose thread dies of an exception (IoThread reports it) does not
+// leave a run_sync caller waiting forever.
+TEST_F(EventLoopTest, RunSyncReturnsWhenTheLoopThreadDies) {
+  std::string failure;
+  auto t = IoThread::start(
+      "avm-test-loop",
+      [this] {
+        loop_->run();
+        return Status{};
+      },
+      [&failure](const Error& e) { failure = e.message; });
+  ASSERT_TRUE(t);
+  loop_->wait_running();
+  std::atomic<bool> ran{false};
+  loop_->post([] { throw std::runtime_error("callback bug"); });
+  EXPECT_FALSE(loop_->run_sync([&] { ran = true; }));
+  t->join();
+  EXPECT_FALSE(ran);
+  EXPECT_FALSE(loop_->running());
+  EXPECT_NE(failure.find("callback bug"), std::string::npos) << failure;
 }
 
 TEST_F(EventLoopTest, FdCallbacksFireAndCanBeRemoved) {

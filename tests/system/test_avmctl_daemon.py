@@ -249,3 +249,28 @@ socket = "{module_tmp}/cfg2.sock"
         daemon.config.write_text(conf)
     assert "removed:  cfg2\n" in ctl(daemon, "reload").stdout
     expect_error(daemon, -32000, "instance", "show", "cfg2")
+
+
+def test_sizes_and_tuning_fields(daemon, netns, module_tmp):
+    """One size grammar (issue 19: "16MiB" was refused by the daemon, which
+    took only "16M"), and the device tuning once only --venet could set:
+    ring_size and buf_size size the device's pools in the region (4096
+    entries of 7680 bytes cannot fit 4 MiB, 64 of 2048 can), and the
+    values are what state.json keeps."""
+    inst = ctl_json(daemon, "instance", "create", "tune1", "--region-size", "4MiB")
+    assert inst["region_size"] == 4 * MIB, inst
+    err = expect_error(daemon, -32003, "device", "create", "tune1-big", "--instance", "tune1",
+                       "--netns", netns.name, "--tap", "avmtune0", "--ring-size", "4096")
+    assert "tune1-big" not in ctl(daemon, "device", "list", "--names").stdout, err
+    assert netns.ip("link show avmtune0").returncode != 0
+    ctl(daemon, "device", "create", "tune1-net0", "--instance", "tune1", "--netns", netns.name,
+        "--tap", "avmtune1", "--ring-size", "64", "--buf-size", "2048", "--rx-coalesce-us", "0",
+        "--busy-poll-max-us", "10")
+    assert netns.ip("link show avmtune1").returncode == 0
+    state = json.loads((module_tmp / "state" / "state.json").read_text())
+    saved = {d["name"]: d for d in state["devices"]}["tune1-net0"]
+    assert (saved["ring_size"], saved["buf_size"], saved["rx_coalesce_us"],
+            saved["busy_poll_max_us"]) == (64, 2048, 0, 10), saved
+    expect_error(daemon, -32602, "device", "create", "tune1-bad", "--ring-size", "100")
+    ctl(daemon, "device", "delete", "tune1-net0")
+    ctl(daemon, "instance", "delete", "tune1")

@@ -8,6 +8,7 @@ The completion is run in bash: commands, options, and instance and device
 names asked from a (fake) daemon.  Runs in about 3 s.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -134,3 +135,120 @@ def test_completion(short_tmp):
         assert complete(["stats", "vm1", ""], s) == []
     # No daemon: no names, no noise.
     assert complete(["qemu-args", ""], short_tmp / "none.sock") == []
+
+
+# The field tables (userspace/daemon/spec_fields.h) against the docs and
+# the --help texts: every field, its default and its range.
+
+def fields():
+    out = subprocess.run([str(avmctl_binary()), "--fields"], capture_output=True, text=True,
+                         check=True).stdout
+    return json.loads(out)
+
+
+def size_bytes(text):
+    m = re.fullmatch(r"(\d+)([KMGT]?)(?:i?B)?", text, re.I)
+    assert m, text
+    return int(m.group(1)) << (10 * " KMGT".index(m.group(2).upper() or " "))
+
+
+def conf_entries():
+    """{section: {key: entry text}} of alacrityvmd.conf(5)'s source."""
+    src = (env.TOP / "docs" / "man" / "alacrityvmd.conf.5.scd").read_text()
+    out = {}
+    for part in re.split(r"^# ", src, flags=re.M)[1:]:
+        head, _, body = part.partition("\n")
+        section = head.strip("[] ")
+        entries = re.split(r"^\*([a-z_]+)\* = ", body, flags=re.M)
+        out[section] = {entries[i]: entries[i + 1] for i in range(1, len(entries) - 1, 2)}
+    return out
+
+
+def documented_default(entry):
+    entry = " ".join(entry.split())
+    m = re.search(r"Default: (\"[^\"]*\"|[^\s,;]+?)\.?(?:\s|$)", entry)
+    return m and m.group(1).strip('"')
+
+
+def test_config_page_has_every_field_with_its_default_and_range():
+    docs = conf_entries()
+    for section, table in fields().items():
+        for f in table:
+            entry = docs.get(section, {}).get(f["name"])
+            assert entry is not None, f"alacrityvmd.conf(5) [{section}] lacks {f['name']}"
+            if f["default"] not in ("", "0") or f["type"] == "integer":
+                got = documented_default(entry)
+                assert got is not None, f"[{section}] {f['name']}: no Default:"
+                if f["type"] == "size":
+                    assert size_bytes(got) == int(f["default"]), (section, f["name"], got)
+                elif f["default"] != "":
+                    assert got == f["default"], (section, f["name"], got, f["default"])
+            if f["type"] == "integer":
+                rng = f"{f['min']} to {f['max']}"
+                assert rng in " ".join(entry.split()), f"[{section}] {f['name']}: no '{rng}'"
+            for choice in f["choices"].split():
+                assert f'"{choice}"' in entry, f"[{section}] {f['name']}: no \"{choice}\""
+
+
+def flag(name):
+    return "--socket-path" if name == "socket" else "--" + name.replace("_", "-")
+
+
+def test_avmctl_help_and_page_have_every_create_field():
+    text = " ".join(rendered("avmctl.8").split())
+    for obj in ("instance", "device"):
+        h = subprocess.run([str(avmctl_binary()), obj, "create", "--help"], capture_output=True,
+                           text=True, check=True).stdout
+        lines = {}  # option: its help entry, continuation lines joined
+        for entry in re.split(r"\n(?=\s+-)", h):
+            m = re.match(r"\s+(?:-\w,)?(--[a-z-]+)", entry)
+            if m:
+                lines[m.group(1)] = " ".join(entry.split())
+        for f in fields()[obj]:
+            if f["name"] == "name":
+                continue
+            opt = flag(f["name"])
+            assert opt in lines, f"avmctl {obj} create --help lacks {opt}"
+            assert opt in text, f"avmctl.8 lacks {obj} create {opt}"
+            if f["default"]:
+                assert f"default {f['default']}" in lines[opt], lines[opt]
+            if f["type"] == "integer":
+                assert f"{f['min']}..{f['max']}" in lines[opt], lines[opt]
+
+
+def test_alacrityvmd_venet_keys_and_defaults_agree():
+    """--venet's keys in --help and alacrityvmd(8) are the device table's
+    legacy keys (rx_coalesce_us was missing from --help), and every
+    default --help shows is the man page's (--vectors said 1, is 4)."""
+    out = subprocess.run([str(env.daemon_binary()), "--help"], capture_output=True,
+                         text=True).stdout
+    help_text = " ".join(out.split())
+    page = " ".join(rendered("alacrityvmd.8").split())
+    for f in fields()["device"]:
+        if f["legacy_key"]:
+            key = f["legacy_key"] + "="
+            assert key in help_text, f"alacrityvmd --help: --venet lacks {key}"
+            assert key in page, f"alacrityvmd.8: --venet lacks {key}"
+    shown = re.findall(r"(--[a-z-]+) [A-Z:]+(?: in \[[^\]]*\])?=(\S+)", help_text)
+    assert ("--vectors", "4") in shown, help_text
+    src = (env.TOP / "docs" / "man" / "alacrityvmd.8.scd").read_text()
+    for opt, default in shown:
+        entry = re.search(rf"^\*{re.escape(opt)}\*.*\n((?:\t.*\n)+)", src, re.M)
+        assert entry, f"alacrityvmd.8 has no entry for {opt}"
+        got = documented_default(entry.group(1))
+        assert got == default, f"{opt}: --help says {default}, alacrityvmd.8 {got}"
+
+
+def test_completion_has_every_create_field():
+    for obj in ("instance", "device"):
+        offered = complete([obj, "create", "x", "--"])
+        for f in fields()[obj]:
+            if f["name"] == "name":
+                continue
+            opt = flag(f["name"])
+            assert opt in offered, f"completion of {obj} create lacks {opt}"
+            if f["choices"]:
+                assert complete([obj, "create", "x", opt, ""]) == sorted(f["choices"].split())
+            else:
+                # a value follows: no option or command offered for it
+                assert complete([obj, "create", "x", opt, "--"]) == [], opt

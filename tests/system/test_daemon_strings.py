@@ -120,7 +120,7 @@ def test_check_config_prints_every_error(short_tmp):
     f = str(conf)
     want = [
         f"{f}:2:18: daemon.control_socket: must be an absolute path",
-        f"{f}:3:13: daemon.log_level: must be trace, debug, info, warn or error",
+        f'{f}:3:13: daemon.log_level: must be "trace", "debug", "info", "warn" or "error"',
         f"{f}:5:8: instance[0].name: must match [a-z0-9][a-z0-9_-]{{0,31}}",
         f"{f}:6:10: instance[0].socket: contains a NUL byte (at byte 6)",
         f"{f}:7:15: instance[0].region_size: must be a power of two, 1M or more",

@@ -2,13 +2,17 @@
 #include "avmctl/cli.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <functional>
+#include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "avmctl/format.h"
 #include "avmctl/rpc_client.h"
+#include "daemon/spec_fields.h"
 
 namespace avm::avmctl {
 
@@ -31,24 +35,44 @@ struct Values {
   bool json_out = false;
   double timeout = 30;
 
+  bool fields = false;
+
   std::string name;
   std::string instance;
-  std::string socket_path;
-  std::string region_size;
-  unsigned vectors = 0;
   bool force = false;
   bool names_only = false;
-
-  std::string type = "venet";
-  std::string tap;
-  std::string bridge;
-  std::string netns;
-  std::string mac;
-  unsigned mtu = 0;
-  unsigned queues = 0;
-  std::string backend;
   std::string link;
 };
+
+// The --flag of a field: its name with '-' for '_'; "socket" is
+// --socket-path (--socket is the control socket's), "instance" also -i.
+std::string flag_of(std::string_view field) {
+  if (field == "socket") {
+    return "--socket-path";
+  }
+  std::string flag = "--" + std::string(field);
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  return field == "instance" ? "-i," + flag : flag;
+}
+
+// "MTU of the guest and the TAP (68..65535, default 1500)".
+template <class S>
+std::string field_help(const Field<S>& f) {
+  std::vector<std::string> notes;
+  if (f.info.type == FieldType::kUint || f.info.type == FieldType::kBytes) {
+    if (f.info.max != std::numeric_limits<uint64_t>::max()) {
+      notes.push_back(std::to_string(f.info.min) + ".." + std::to_string(f.info.max));
+    }
+  }
+  if (const std::string def = field_text(get_field(S{}, f)); !def.empty()) {
+    notes.push_back("default " + def);
+  }
+  std::string out(f.info.help);
+  for (size_t i = 0; i < notes.size(); i++) {
+    out += (i == 0 ? " (" : ", ") + notes[i];
+  }
+  return notes.empty() ? out : out + ")";
+}
 
 std::string names_of(const json& list) {
   std::string out;
@@ -62,23 +86,6 @@ std::string names_of(const json& list) {
   return out;
 }
 
-// region_size goes as a number when it is one, else as "4M" for the daemon
-// to parse.
-json size_param(const std::string& s) {
-  if (!s.empty() && s.size() < 20 && s.find_first_not_of("0123456789") == std::string::npos) {
-    return std::stoull(s);
-  }
-  return s;
-}
-
-// Sets params[key] = value when the option was given on the command line.
-template <class T>
-void optional_param(const CLI::Option* opt, json& params, const char* key, const T& value) {
-  if (opt->count() > 0) {
-    params[key] = value;
-  }
-}
-
 class Cli {
  public:
   Cli() : app_("avmctl: control alacrityvmd, the AlacrityVM daemon", "avmctl") {
@@ -90,7 +97,10 @@ class Cli {
     app_.add_option("--timeout", v_.timeout, "seconds to wait for an answer")
         ->check(CLI::Range(0.1, 3600.0))
         ->capture_default_str();
-    app_.require_subcommand(1);
+    app_.add_flag("--fields", v_.fields,
+                  "print the daemon's field tables (config keys, API params, these flags) as JSON")
+        ->group("");
+    app_.require_subcommand(0, 1);
     add_simple();
     add_instance();
     add_device();
@@ -159,19 +169,10 @@ class Cli {
     CLI::App* inst = app_.add_subcommand("instance", "instances: one per VM");
     inst->require_subcommand(1);
     CLI::App* create = leaf(inst, "create", "create an instance", [this] {
-      json p = {{"name", v_.name}};
-      optional_param(socket_opt_, p, "socket", v_.socket_path);
-      optional_param(region_opt_, p, "region_size", size_param(v_.region_size));
-      optional_param(vectors_opt_, p, "vectors", v_.vectors);
-      return Call{"instance.create", p, instance_details};
+      return Call{"instance.create", field_params(instance_fields()), instance_details};
     });
     create->add_option("NAME", v_.name, "instance name")->required();
-    socket_opt_ =
-        create->add_option("--socket-path", v_.socket_path,
-                           "ivshmem socket for QEMU (default: /run/alacrityvm/NAME.sock)");
-    region_opt_ =
-        create->add_option("--region-size", v_.region_size, "shared memory size, e.g. 4M");
-    vectors_opt_ = create->add_option("--vectors", v_.vectors, "MSI-X vectors (1..64)");
+    add_field_options(create, instance_fields());
 
     CLI::App* del = leaf(inst, "delete", "delete an instance", [this] {
       json p = {{"name", v_.name}};
@@ -204,34 +205,12 @@ class Cli {
     CLI::App* dev = app_.add_subcommand("device", "devices: network interfaces of a guest");
     dev->require_subcommand(1);
     CLI::App* create = leaf(dev, "create", "create a device (and attach it)", [this] {
-      json p = {{"name", v_.name}, {"type", v_.type}};
-      optional_param(d_instance_, p, "instance", v_.instance);
-      optional_param(d_tap_, p, "tap", v_.tap);
-      optional_param(d_bridge_, p, "bridge", v_.bridge);
-      optional_param(d_netns_, p, "netns", v_.netns);
-      optional_param(d_mac_, p, "mac", v_.mac);
-      optional_param(d_mtu_, p, "mtu", v_.mtu);
-      optional_param(d_queues_, p, "queues", v_.queues);
-      optional_param(d_backend_, p, "backend", v_.backend);
-      optional_param(d_link_, p, "link", v_.link);
+      json p = field_params(device_fields());
+      p.emplace("type", DeviceSpec{}.type);  // always says what it creates
       return Call{"device.create", p, device_details};
     });
     create->add_option("NAME", v_.name, "device name")->required();
-    create->add_option("--type", v_.type, "device type")
-        ->check(CLI::IsMember({"venet"}))
-        ->capture_default_str();
-    d_instance_ = create->add_option("-i,--instance", v_.instance, "attach to this instance");
-    d_tap_ = create->add_option("--tap", v_.tap, "TAP name (default: avm-NAME)");
-    d_bridge_ = create->add_option("--bridge", v_.bridge, "Linux bridge to enslave the TAP to");
-    d_netns_ = create->add_option("--netns", v_.netns,
-                                  "create the TAP in this network namespace (/run/netns/NS)");
-    d_mac_ = create->add_option("--mac", v_.mac, "guest MAC address");
-    d_mtu_ = create->add_option("--mtu", v_.mtu, "MTU (68..65535)");
-    d_queues_ = create->add_option("--queues", v_.queues, "queue pairs");
-    d_backend_ = create->add_option("--backend", v_.backend, "user, kernel or auto")
-                     ->check(CLI::IsMember({"user", "kernel", "auto"}));
-    d_link_ = create->add_option("--link", v_.link, "host-side carrier at start: up or down")
-                  ->check(CLI::IsMember({"up", "down"}));
+    add_field_options(create, device_fields());
 
     CLI::App* del = leaf(dev, "delete", "delete a device (detaches it first)", [this] {
       const std::string name = v_.name;
@@ -278,21 +257,52 @@ class Cli {
     detach->add_option("NAME", v_.name, "device name")->required();
   }
 
+  // One option per field of @fields but the name (spec_fields.h): its
+  // range and allowed values checked here, its value sent as the param.
+  template <class S>
+  void add_field_options(CLI::App* sub, const std::vector<Field<S>>& fields) {
+    for (const Field<S>& f : fields) {
+      if (f.info.name == "name") {
+        continue;
+      }
+      const std::string key(f.info.name);
+      CLI::Option* opt = sub->add_option(flag_of(key), field_values_[key], field_help(f));
+      if (!f.info.choices.empty()) {
+        std::vector<std::string> choices;
+        std::string words(f.info.choices);
+        for (size_t at = 0; at < words.size();) {
+          const size_t end = std::min(words.find(' ', at), words.size());
+          choices.push_back(words.substr(at, end - at));
+          at = end + 1;
+        }
+        opt->check(CLI::IsMember(choices));
+      } else if (f.info.type == FieldType::kUint) {
+        opt->check(CLI::Range(f.info.min, f.info.max));
+      }
+      field_options_.emplace_back(opt, f.info);
+    }
+  }
+
+  // The create params: the name and every field option given.
+  template <class S>
+  json field_params(const std::vector<Field<S>>& fields) {
+    json p = {{"name", v_.name}};
+    for (const auto& [opt, info] : field_options_) {
+      const bool mine = std::any_of(fields.begin(), fields.end(),
+                                    [&](const Field<S>& f) { return f.info.name == info.name; });
+      if (mine && opt->count() > 0) {
+        const std::string key(info.name);
+        p[key] = field_json_from_text(info, field_values_[key]);
+      }
+    }
+    return p;
+  }
+
   CLI::App app_;
   Values v_;
   std::vector<std::pair<CLI::App*, std::function<Call()>>> leaves_;
-  CLI::Option* socket_opt_ = nullptr;
-  CLI::Option* region_opt_ = nullptr;
-  CLI::Option* vectors_opt_ = nullptr;
-  CLI::Option* d_instance_ = nullptr;
-  CLI::Option* d_tap_ = nullptr;
-  CLI::Option* d_bridge_ = nullptr;
-  CLI::Option* d_netns_ = nullptr;
-  CLI::Option* d_mac_ = nullptr;
-  CLI::Option* d_mtu_ = nullptr;
-  CLI::Option* d_queues_ = nullptr;
-  CLI::Option* d_backend_ = nullptr;
-  CLI::Option* d_link_ = nullptr;
+  std::map<std::string, std::string> field_values_;
+  std::vector<std::pair<CLI::Option*, FieldInfo>> field_options_;
 };
 
 int Cli::run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
@@ -300,6 +310,14 @@ int Cli::run(int argc, const char* const* argv, std::ostream& out, std::ostream&
     app_.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app_.exit(e, out, err) == 0 ? kExitOk : kExitUsage;
+  }
+  if (v_.fields) {
+    out << fields_json().dump(2) << "\n";
+    return kExitOk;
+  }
+  if (app_.get_subcommands().empty()) {
+    err << "avmctl: a command is required (avmctl --help lists them)\n";
+    return kExitUsage;
   }
   Call call;
   for (auto& [sub, make] : leaves_) {

@@ -11,12 +11,30 @@
 #include <sstream>
 
 #include "daemon/names.h"
-#include "daemon/venet_option.h"
+#include "daemon/spec_fields.h"
 #include "lib/error.h"
 
 namespace avm {
 
 namespace {
+
+// A TOML value as the JSON value set_field() takes: arrays, tables, dates
+// and times become an (always refused) object.
+nlohmann::json json_of(const toml::node& n) {
+  if (n.is_integer()) {
+    return *n.value<int64_t>();
+  }
+  if (n.is_floating_point()) {
+    return *n.value<double>();
+  }
+  if (n.is_string()) {
+    return *n.value<std::string>();
+  }
+  if (n.is_boolean()) {
+    return *n.value<bool>();
+  }
+  return nlohmann::json::object();
+}
 
 // Reads one table's keys into typed fields, collecting errors.
 class Reader {
@@ -47,63 +65,27 @@ class Reader {
     }
   }
 
-  void str(const toml::table& t, const std::string& prefix, const char* key, std::string& out) {
-    if (const toml::node* n = t.get(key)) {
-      if (auto v = n->value<std::string>(); v && n->is_string()) {
-        out = *v;
-      } else {
-        error(n->source(), prefix + key, "must be a string");
+  // Every field of @fields that @t has, into @s.
+  template <class S>
+  void fields(const toml::table& t, const std::string& prefix, const std::vector<Field<S>>& fields,
+              S& s) {
+    for (const Field<S>& f : fields) {
+      if (const toml::node* n = t.get(f.info.name)) {
+        if (auto why = set_field(s, f, json_of(*n)); !why.empty()) {
+          error(n->source(), prefix + std::string(f.info.name), why);
+        }
       }
     }
   }
 
-  void opt_str(const toml::table& t, const std::string& prefix, const char* key,
-               std::optional<std::string>& out) {
-    if (t.get(key) != nullptr) {
-      std::string s;
-      str(t, prefix, key, s);
-      out = s;
+  // Every key of @t that is not a field of @fields is an error.
+  template <class S>
+  void only(const toml::table& t, const std::string& prefix, const std::vector<Field<S>>& fields) {
+    std::set<std::string> known;
+    for (const Field<S>& f : fields) {
+      known.emplace(f.info.name);
     }
-  }
-
-  template <class T>
-  void uint(const toml::table& t, const std::string& prefix, const char* key, T& out, uint64_t min,
-            uint64_t max) {
-    if (const toml::node* n = t.get(key)) {
-      // is_integer() first: value<int64_t>() of a float casts it, which
-      // is undefined for one out of range (toml++; found by config_fuzz).
-      auto v = n->is_integer() ? n->value<int64_t>() : std::nullopt;
-      if (!v) {
-        error(n->source(), prefix + key, "must be an integer");
-      } else if (*v < 0 || static_cast<uint64_t>(*v) < min || static_cast<uint64_t>(*v) > max) {
-        error(n->source(), prefix + key, fmt::format("must be {}..{}", min, max));
-      } else {
-        out = static_cast<T>(*v);
-      }
-    }
-  }
-
-  void boolean(const toml::table& t, const std::string& prefix, const char* key, bool& out) {
-    if (const toml::node* n = t.get(key)) {
-      if (!n->is_boolean()) {
-        error(n->source(), prefix + key, "must be true or false");
-      } else {
-        out = *n->value<bool>();
-      }
-    }
-  }
-
-  // An integer of bytes or a string like "4M".
-  void bytes(const toml::table& t, const std::string& prefix, const char* key, uint64_t& out) {
-    if (const toml::node* n = t.get(key)) {
-      if (n->is_integer() && *n->value<int64_t>() >= 0) {
-        out = static_cast<uint64_t>(*n->value<int64_t>());
-      } else if (auto b = n->is_string() ? parse_bytes(*n->value<std::string>()) : std::nullopt) {
-        out = *b;
-      } else {
-        error(n->source(), prefix + key, "must be bytes: an integer or \"4M\", \"1G\"");
-      }
-    }
+    only(t, prefix, known);
   }
 
  private:
@@ -113,26 +95,8 @@ class Reader {
 
 void read_daemon(Reader& r, const toml::table& t, DaemonSettings& d) {
   const std::string p = "daemon.";
-  r.only(t, p,
-         {"control_socket", "control_group", "state_dir", "log_level", "max_instances",
-          "max_devices", "max_region_size", "max_request_bytes", "max_connections"});
-  r.str(t, p, "control_socket", d.control_socket);
-  r.str(t, p, "control_group", d.control_group);
-  r.str(t, p, "state_dir", d.state_dir);
-  r.str(t, p, "log_level", d.log_level);
-  constexpr uint64_t kMaxCount = 65536;
-  constexpr uint64_t kMinRequest = 1024;
-  constexpr uint64_t kMaxRequest = uint64_t{16} << 20;
-  r.uint(t, p, "max_instances", d.max_instances, 0, kMaxCount);
-  r.uint(t, p, "max_devices", d.max_devices, 0, kMaxCount);
-  r.bytes(t, p, "max_region_size", d.max_region_size);
-  r.uint(t, p, "max_request_bytes", d.max_request_bytes, kMinRequest, kMaxRequest);
-  r.uint(t, p, "max_connections", d.max_connections, 1, kMaxCount);
-  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
-  if (!kLevels.contains(d.log_level)) {
-    r.error(t.get("log_level")->source(), p + "log_level",
-            "must be trace, debug, info, warn or error");
-  }
+  r.only(t, p, daemon_fields());
+  r.fields(t, p, daemon_fields(), d);
   r.problem(t, p, "control_socket", path_problem(d.control_socket, kMaxSocketPath));
   r.problem(t, p, "control_group", text_problem(d.control_group));
   r.problem(t, p, "state_dir", path_problem(d.state_dir));
@@ -140,9 +104,8 @@ void read_daemon(Reader& r, const toml::table& t, DaemonSettings& d) {
 
 void read_metrics(Reader& r, const toml::table& t, MetricsSettings& m) {
   const std::string p = "metrics.";
-  r.only(t, p, {"enabled", "listen"});
-  r.boolean(t, p, "enabled", m.enabled);
-  r.str(t, p, "listen", m.listen);
+  r.only(t, p, metrics_fields());
+  r.fields(t, p, metrics_fields(), m);
   constexpr std::string_view kUnix = "unix:";
   r.problem(t, p, "listen",
             m.listen.starts_with(kUnix)
@@ -150,52 +113,14 @@ void read_metrics(Reader& r, const toml::table& t, MetricsSettings& m) {
                 : text_problem(m.listen));
 }
 
-InstanceSpec read_instance(Reader& r, const toml::table& t, const std::string& p) {
-  InstanceSpec s;
+// One [[instance]] or [[device]] table.
+template <class S>
+S read_spec(Reader& r, const toml::table& t, const std::string& p,
+            const std::vector<Field<S>>& fields) {
+  S s;
   s.origin = Origin::kConfig;
-  r.only(t, p, {"name", "socket", "region_size", "vectors"});
-  r.str(t, p, "name", s.name);
-  r.str(t, p, "socket", s.socket);
-  r.bytes(t, p, "region_size", s.region_size);
-  r.uint(t, p, "vectors", s.vectors, 1, kMaxVectors);
-  if (t.get("name") == nullptr) {
-    r.error(t.source(), p + "name", "missing");
-  }
-  return s;
-}
-
-DeviceSpec read_device(Reader& r, const toml::table& t, const std::string& p) {
-  DeviceSpec s;
-  s.origin = Origin::kConfig;
-  r.only(t, p,
-         {"name", "type", "instance", "tap", "bridge", "netns", "mac", "mtu", "queues", "backend",
-          "link"});
-  r.str(t, p, "name", s.name);
-  r.str(t, p, "type", s.type);
-  r.opt_str(t, p, "instance", s.instance);
-  r.str(t, p, "tap", s.tap);
-  r.opt_str(t, p, "bridge", s.bridge);
-  r.opt_str(t, p, "netns", s.netns);
-  constexpr uint64_t kMaxMtu = 65535;
-  r.uint(t, p, "mtu", s.mtu, 0, kMaxMtu);
-  r.uint(t, p, "queues", s.queues, 0, kMaxMtu);
-  r.str(t, p, "backend", s.backend);
-  if (const toml::node* n = t.get("mac")) {
-    auto mac = n->is_string() ? parse_mac(*n->value<std::string>()) : make_error(EINVAL, "");
-    if (mac) {
-      s.mac = *mac;
-    } else {
-      r.error(n->source(), p + "mac", "must be a MAC address like \"52:54:00:12:34:56\"");
-    }
-  }
-  if (const toml::node* n = t.get("link")) {
-    auto v = n->value<std::string>();
-    if (n->is_string() && (*v == "up" || *v == "down")) {
-      s.link_up = *v == "up";
-    } else {
-      r.error(n->source(), p + "link", "must be \"up\" or \"down\"");
-    }
-  }
+  r.only(t, p, fields);
+  r.fields(t, p, fields, s);
   if (t.get("name") == nullptr) {
     r.error(t.source(), p + "name", "missing");
   }
@@ -266,7 +191,7 @@ ConfigResult parse_config(std::string_view text, const std::string& file) {
   std::map<std::string, const toml::table*> instance_at;
   std::map<std::string, unsigned> vectors_used;
   each("instance", [&](const toml::table& t, const std::string& p) {
-    InstanceSpec s = read_instance(r, t, p);
+    InstanceSpec s = read_spec(r, t, p, instance_fields());
     place(r, t, p, check(s, c.daemon));
     if (t.get("name") == nullptr) {
       return;
@@ -280,7 +205,7 @@ ConfigResult parse_config(std::string_view text, const std::string& file) {
   });
   std::set<std::string> device_names;
   each("device", [&](const toml::table& t, const std::string& p) {
-    DeviceSpec s = read_device(r, t, p);
+    DeviceSpec s = read_spec(r, t, p, device_fields());
     place(r, t, p, check(s));
     if (t.get("name") == nullptr) {
       return;

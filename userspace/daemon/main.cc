@@ -49,25 +49,7 @@ void legacy_objects(const avm::DaemonOptions& o, avm::ServiceOptions& so) {
   so.max_clients = o.config.max_clients;
   // The instance's own checks allow what the command line allowed.
   so.config.daemon.max_region_size = std::max(so.config.daemon.max_region_size, i.region_size);
-  if (o.venet) {
-    const avm::VenetConfig& v = o.venet->config;
-    avm::DeviceSpec d;
-    d.name = "default-net0";
-    d.instance = "default";
-    d.tap = v.tap_name;
-    if (!o.venet->netns.empty()) {
-      d.netns = o.venet->netns;
-    }
-    d.mac = v.mac;
-    d.mtu = v.mtu;
-    d.link_up = v.link_up;
-    d.ring_size = v.ring_size;
-    d.buf_size = v.buf_size;
-    d.rx_coalesce_us = v.rx_coalesce_us;
-    d.backend = "user";
-    d.origin = avm::Origin::kLegacy;
-    so.legacy_device = d;
-  }
+  so.legacy_device = o.venet;
 }
 
 }  // namespace

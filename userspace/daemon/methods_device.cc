@@ -2,7 +2,6 @@
 // device.create/delete/list/show/attach/detach/set_link.
 #include "daemon/methods.h"
 #include "daemon/service.h"
-#include "daemon/venet_option.h"
 #include "rpc/params.h"
 
 namespace avm {
@@ -13,73 +12,6 @@ using rpc::Outcome;
 using rpc::Params;
 
 namespace {
-
-// Assigns @key's value (if present) to @out, or returns its fault.
-#define AVM_TAKE(expr, out)              \
-  do {                                   \
-    auto v_ = (expr);                    \
-    if (!v_) {                           \
-      return tl::unexpected(v_.error()); \
-    }                                    \
-    if (*v_) {                           \
-      (out) = **v_;                      \
-    }                                    \
-  } while (0)
-
-Outcome<DeviceSpec> spec_from(const Json& params) {
-  Params p(params);
-  if (auto ok = p.only({"name", "type", "instance", "tap", "bridge", "netns", "mac", "mtu",
-                        "queues", "backend", "link"});
-      !ok) {
-    return tl::unexpected(ok.error());
-  }
-  DeviceSpec s;
-  s.origin = Origin::kApi;
-  auto name = p.string("name");
-  if (!name) {
-    return tl::unexpected(name.error());
-  }
-  s.name = *name;
-  AVM_TAKE(p.opt_string("type"), s.type);
-  std::string instance;
-  AVM_TAKE(p.opt_string("instance"), instance);
-  if (!instance.empty()) {
-    s.instance = instance;
-  }
-  AVM_TAKE(p.opt_string("tap"), s.tap);
-  std::string bridge;
-  AVM_TAKE(p.opt_string("bridge"), bridge);
-  if (!bridge.empty()) {
-    s.bridge = bridge;
-  }
-  std::string netns;
-  AVM_TAKE(p.opt_string("netns"), netns);
-  if (!netns.empty()) {
-    s.netns = netns;
-  }
-  std::string mac;
-  AVM_TAKE(p.opt_string("mac"), mac);
-  if (!mac.empty()) {
-    auto m = parse_mac(mac);
-    if (!m) {
-      return rpc::bad_param("mac", "not a MAC address like 52:54:00:12:34:56");
-    }
-    s.mac = *m;
-  }
-  constexpr uint64_t kMaxMtu = 65535;
-  AVM_TAKE(p.opt_uint("mtu", 68, kMaxMtu), s.mtu);
-  AVM_TAKE(p.opt_uint("queues", 1, 1), s.queues);
-  AVM_TAKE(p.opt_string("backend"), s.backend);
-  std::string link = "up";
-  AVM_TAKE(p.opt_string("link"), link);
-  if (link != "up" && link != "down") {
-    return rpc::bad_param("link", "must be \"up\" or \"down\"");
-  }
-  s.link_up = link == "up";
-  return s;
-}
-
-#undef AVM_TAKE
 
 Outcome<std::string> name_of(const Json& params, std::initializer_list<const char*> allowed) {
   Params p(params);
@@ -93,7 +25,7 @@ Outcome<std::string> name_of(const Json& params, std::initializer_list<const cha
 
 void add_device_methods(rpc::Dispatcher& d, Service& s) {
   d.add("device.create", [&s](const Json& p, const Caller& c) -> Outcome<Json> {
-    auto spec = spec_from(p);
+    auto spec = spec_params(p, device_fields());
     if (!spec) {
       return tl::unexpected(spec.error());
     }

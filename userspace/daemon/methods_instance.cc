@@ -14,50 +14,16 @@ using rpc::Params;
 
 namespace {
 
-// An integer of bytes or a string like "4M".
-Outcome<std::optional<uint64_t>> region_size(const Params& p) {
-  if (!p.has("region_size")) {
-    return std::nullopt;
-  }
-  const Json& v = p.raw("region_size");
-  if (v.is_number_unsigned()) {
-    return v.get<uint64_t>();
-  }
-  if (v.is_string()) {
-    if (auto b = parse_bytes(v.get<std::string>())) {
-      return *b;
-    }
-  }
-  return rpc::bad_param("region_size", "must be bytes: an integer or a string like \"4M\"");
-}
-
 Outcome<Json> create(Service& s, const Json& params, const Caller& caller) {
-  Params p(params);
-  if (auto ok = p.only({"name", "socket", "region_size", "vectors"}); !ok) {
+  auto spec = spec_params(params, instance_fields());
+  if (!spec) {
+    return tl::unexpected(spec.error());
+  }
+  if (auto ok = s.create_instance(*spec); !ok) {
     return tl::unexpected(ok.error());
   }
-  auto name = name_param(p, "name");
-  auto socket = p.opt_string("socket");
-  auto size = region_size(p);
-  auto vectors = p.opt_uint("vectors", 1, kMaxVectors);
-  for (const rpc::Fault* f :
-       {name ? nullptr : &name.error(), socket ? nullptr : &socket.error(),
-        size ? nullptr : &size.error(), vectors ? nullptr : &vectors.error()}) {
-    if (f != nullptr) {
-      return tl::unexpected(*f);
-    }
-  }
-  InstanceSpec spec;
-  spec.name = *name;
-  spec.socket = socket->value_or("");
-  spec.region_size = size->value_or(spec.region_size);
-  spec.vectors = static_cast<unsigned>(vectors->value_or(spec.vectors));
-  spec.origin = Origin::kApi;
-  if (auto ok = s.create_instance(spec); !ok) {
-    return tl::unexpected(ok.error());
-  }
-  s.changed(caller, "instance.create " + spec.name);
-  return s.instance_json(spec.name, false);
+  s.changed(caller, "instance.create " + spec->name);
+  return s.instance_json(spec->name, false);
 }
 
 Outcome<Json> remove(Service& s, const Json& params, const Caller& caller) {

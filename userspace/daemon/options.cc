@@ -8,8 +8,29 @@
 #include "daemon/log_format.h"
 #include "daemon/names.h"
 #include "daemon/size.h"
+#include "daemon/spec_fields.h"
 
 namespace avm {
+
+namespace {
+
+// --venet's help: its keys and defaults, from the device table.
+std::string venet_help() {
+  std::string out = "one venet device of the legacy instance: tap=NAME";
+  const DeviceSpec defaults = *parse_venet_option("tap=t");
+  for (const Field<DeviceSpec>& f : device_fields()) {
+    if (!f.info.legacy_key.empty() && f.info.legacy_key != "tap") {
+      std::string value = field_text(get_field(defaults, f));
+      if (value.empty()) {
+        value = f.info.name == "netns" ? "NS" : "...";
+      }
+      out += "[," + std::string(f.info.legacy_key) + "=" + value + "]";
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 std::optional<int> parse_options(int argc, char** argv, DaemonOptions& out) {
   CLI::App app{"alacrityvmd: AlacrityVM host daemon (ivshmem server and vbus host)", "alacrityvmd"};
@@ -41,9 +62,7 @@ std::optional<int> parse_options(int argc, char** argv, DaemonOptions& out) {
       ->capture_default_str()
       ->check(CLI::Range(1U, 65535U));
   std::string venet;
-  app.add_option("--venet", venet,
-                 "one venet device: tap=NAME[,mac=52:54:00:12:34:56][,mtu=1500][,netns=NS]"
-                 "[,link=up|down][,ring=256][,buf=2048]");
+  app.add_option("--venet", venet, venet_help());
   app.add_flag("--foreground", out.foreground, "do not detach once listening");
   app.add_flag("-v,--verbose", out.verbose, "debug logging");
   try {

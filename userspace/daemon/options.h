@@ -14,7 +14,7 @@ namespace avm {
 struct DaemonOptions {
   // Legacy mode (--socket given): one transient instance "default".
   InstanceConfig config;
-  std::optional<VenetOption> venet;  // its one venet device, if any
+  std::optional<DeviceSpec> venet;  // its one venet device, if any
   bool legacy() const { return !config.socket_path.empty(); }
 
   std::string config_file;     // --config ("" = the default, unless legacy)

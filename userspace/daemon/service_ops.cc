@@ -163,15 +163,7 @@ rpc::Outcome<void> Service::plug(const DeviceSpec& spec, InstanceEntry& e) {
                      "backend \"auto\" or \"user\")",
                  rpc::Json{{"errno", ENODEV}, {"backend", "kernel"}});
   }
-  VenetConfig vc;
-  vc.tap_name = device_tap(spec);
-  vc.mac = device_mac(spec);
-  vc.mtu = static_cast<uint16_t>(spec.mtu);
-  vc.queue_pairs = static_cast<uint16_t>(spec.queues);
-  vc.link_up = spec.link_up;
-  vc.ring_size = spec.ring_size;
-  vc.buf_size = spec.buf_size;
-  vc.rx_coalesce_us = spec.rx_coalesce_us;
+  VenetConfig vc = to_venet_config(spec);
   vc.backend = backend;
   if (auto ok = validate(vc); !ok) {
     return fault(rpc::kInvalidParams, ok.error().message);

@@ -3,7 +3,9 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
+#include <bit>
+
+#include "daemon/spec_fields.h"
 
 namespace avm {
 
@@ -19,37 +21,6 @@ const char* to_string(Origin o) {
   return "api";
 }
 
-std::optional<uint64_t> parse_bytes(std::string_view text) {
-  uint64_t n = 0;
-  const auto* end = text.data() + text.size();
-  auto [p, ec] = std::from_chars(text.data(), end, n);
-  if (ec != std::errc{} || p == text.data()) {
-    return std::nullopt;
-  }
-  std::string_view unit(p, static_cast<size_t>(end - p));
-  unsigned shift = 0;
-  if (unit.empty()) {
-    shift = 0;
-  } else if (unit == "K" || unit == "k") {
-    shift = 10;
-  } else if (unit == "M") {
-    shift = 20;
-  } else if (unit == "G") {
-    shift = 30;
-  } else {
-    return std::nullopt;
-  }
-  if (shift != 0 && n > (~uint64_t{0} >> shift)) {
-    return std::nullopt;
-  }
-  return n << shift;
-}
-
-std::string format_mac(const std::array<uint8_t, 6>& m) {
-  return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4],
-                     m[5]);
-}
-
 namespace {
 
 // Adds "KEY: why" to @out if @why says something is wrong.
@@ -63,6 +34,7 @@ void add(std::vector<std::string>& out, const char* key, const std::string& why)
 
 std::vector<std::string> check(const InstanceSpec& s, const DaemonSettings& d) {
   std::vector<std::string> out;
+  add_field_problems(s, instance_fields(), out);
   add(out, "name", name_problem(s.name));
   if (!s.socket.empty()) {  // "" = the default
     add(out, "socket", path_problem(s.socket, kMaxSocketPath));
@@ -72,20 +44,13 @@ std::vector<std::string> check(const InstanceSpec& s, const DaemonSettings& d) {
   } else if (s.region_size > d.max_region_size) {
     add(out, "region_size", "over max_region_size");
   }
-  if (s.vectors < 1 || s.vectors > kMaxVectors) {
-    add(out, "vectors", "must be 1..64");
-  }
   return out;
 }
 
 std::vector<std::string> check(const DeviceSpec& s) {
-  constexpr unsigned kMinMtu = 68;
-  constexpr unsigned kMaxMtu = 65535;
   std::vector<std::string> out;
+  add_field_problems(s, device_fields(), out);
   add(out, "name", name_problem(s.name));
-  if (s.type != "venet") {
-    add(out, "type", "only \"venet\" exists");
-  }
   if (s.instance) {
     add(out, "instance", name_problem(*s.instance));
   }
@@ -107,14 +72,8 @@ std::vector<std::string> check(const DeviceSpec& s) {
   if (s.mac && (((*s.mac)[0] & 1U) != 0)) {
     add(out, "mac", "must be a unicast address");
   }
-  if (s.mtu < kMinMtu || s.mtu > kMaxMtu) {
-    add(out, "mtu", "must be 68..65535");
-  }
-  if (s.queues != 1) {
-    add(out, "queues", "only 1 queue pair is supported");
-  }
-  if (!parse_venet_backend(s.backend)) {
-    add(out, "backend", "must be \"user\", \"kernel\" or \"auto\"");
+  if (!std::has_single_bit(s.ring_size)) {
+    add(out, "ring_size", "must be a power of two");
   }
   return out;
 }
@@ -127,7 +86,7 @@ std::string device_tap(const DeviceSpec& s) {
   return s.tap.empty() ? ("avm-" + s.name).substr(0, kMaxIfName) : s.tap;
 }
 
-std::array<uint8_t, 6> device_mac(const DeviceSpec& s) {
+MacAddress device_mac(const DeviceSpec& s) {
   if (s.mac) {
     return *s.mac;
   }
@@ -144,6 +103,21 @@ std::array<uint8_t, 6> device_mac(const DeviceSpec& s) {
           static_cast<uint8_t>(h >> 16),
           static_cast<uint8_t>(h >> 8),
           static_cast<uint8_t>(h)};
+}
+
+VenetConfig to_venet_config(const DeviceSpec& s) {
+  VenetConfig vc;
+  vc.tap_name = device_tap(s);
+  vc.mac = device_mac(s);
+  vc.mtu = static_cast<uint16_t>(s.mtu);
+  vc.queue_pairs = static_cast<uint16_t>(s.queues);
+  vc.link_up = s.link_up;
+  vc.ring_size = s.ring_size;
+  vc.buf_size = s.buf_size;
+  vc.rx_coalesce_us = s.rx_coalesce_us;
+  vc.busy_poll_max_us = s.busy_poll_max_us;
+  vc.backend = parse_venet_backend(s.backend).value_or(VenetBackend::kUser);
+  return vc;
 }
 
 }  // namespace avm

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 // What alacrityvmd is asked to run: the [daemon] and [metrics] settings,
 // instance and device specs (docs/control-api.md, "Configuration file"),
-// their defaults and validation.  Shared by the config file, the JSON-RPC
-// methods and state.json, so every path checks the same rules.
+// their defaults and validation.  Their keys, types, ranges and help are
+// in one table per object (spec_fields.h), which the config file, the
+// JSON-RPC methods, state.json, --venet and avmctl all read.
 #pragma once
 
 #include <array>
@@ -12,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/mac.h"
 #include "daemon/names.h"
 #include "venet/venet_config.h"
 
@@ -49,30 +51,26 @@ struct InstanceSpec {
 struct DeviceSpec {
   std::string name;
   std::string type = "venet";
-  std::optional<std::string> instance;        // attached to
-  std::string tap;                            // "" = avm-<name>, cut to 15
-  std::optional<std::string> bridge;          // Linux bridge to enslave the TAP to
-  std::optional<std::string> netns;           // create the TAP in /run/netns/<netns>
-  std::optional<std::array<uint8_t, 6>> mac;  // unset = derived from the name
+  std::optional<std::string> instance;  // attached to
+  std::string tap;                      // "" = avm-<name>, cut to 15
+  std::optional<std::string> bridge;    // Linux bridge to enslave the TAP to
+  std::optional<std::string> netns;     // create the TAP in /run/netns/<netns>
+  std::optional<MacAddress> mac;        // unset = derived from the name
   unsigned mtu = 1500;
   unsigned queues = 1;
   std::string backend = "auto";  // user | kernel | auto (VenetBackend)
   bool link_up = true;
-  // Ring geometry and receive coalescing: only the legacy --venet option
-  // sets these; everyone else gets VenetConfig's defaults.
+  // Tuning (VenetConfig's fields of the same names).
   uint32_t ring_size = kVenetDefaultRingSize;
   uint32_t buf_size = kVenetDefaultBufSize;
   uint32_t rx_coalesce_us = kVenetDefaultRxCoalesceUs;
+  uint32_t busy_poll_max_us = kVenetDefaultBusyPollMaxUs;
   Origin origin = Origin::kApi;
   bool operator==(const DeviceSpec&) const = default;
 };
 
 constexpr unsigned kMaxVectors = 64;
 constexpr uint64_t kMinRegionSize = uint64_t{1} << 20;
-
-// "4M", "1G", "65536" -> bytes; nullopt if malformed.
-std::optional<uint64_t> parse_bytes(std::string_view text);
-std::string format_mac(const std::array<uint8_t, 6>& mac);
 
 // Each returns every problem as "KEY: why" (names.h's rules for the
 // strings), none if the spec is fine.
@@ -82,6 +80,9 @@ std::vector<std::string> check(const DeviceSpec& s);
 // Defaults filled in: socket path, tap name, MAC.
 std::string instance_socket(const InstanceSpec& s, const std::string& run_dir);
 std::string device_tap(const DeviceSpec& s);
-std::array<uint8_t, 6> device_mac(const DeviceSpec& s);
+MacAddress device_mac(const DeviceSpec& s);
+// What the device is created with (its backend "user" if @s names none
+// that parses; the caller decides what "auto" becomes).
+VenetConfig to_venet_config(const DeviceSpec& s);
 
 }  // namespace avm

@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <nlohmann/json.hpp>
 
-#include "daemon/venet_option.h"
+#include "daemon/spec_fields.h"
 #include "lib/unique_fd.h"
 
 namespace avm {
@@ -21,66 +21,45 @@ using Json = nlohmann::json;
 
 constexpr int kVersion = 1;
 
-Json to_json(const InstanceSpec& s) {
-  return {{"name", s.name},
-          {"socket", s.socket},
-          {"region_size", s.region_size},
-          {"vectors", s.vectors}};
-}
-
-Json to_json(const DeviceSpec& s) {
-  Json j = {{"name", s.name},       {"type", s.type},      {"tap", s.tap},
-            {"mtu", s.mtu},         {"queues", s.queues},  {"backend", s.backend},
-            {"link_up", s.link_up}, {"instance", nullptr}, {"bridge", nullptr},
-            {"netns", nullptr},     {"mac", nullptr}};
-  if (s.instance) {
-    j["instance"] = *s.instance;
-  }
-  if (s.bridge) {
-    j["bridge"] = *s.bridge;
-  }
-  if (s.netns) {
-    j["netns"] = *s.netns;
-  }
-  if (s.mac) {
-    j["mac"] = format_mac(*s.mac);
+// Every field of the table (spec_fields.h); unset optional ones as null.
+template <class S>
+Json to_json(const S& s, const std::vector<Field<S>>& fields) {
+  Json j = Json::object();
+  for (const Field<S>& f : fields) {
+    j[std::string(f.info.name)] = get_field(s, f);
   }
   return j;
 }
 
-std::optional<std::string> opt(const Json& j, const char* key) {
-  const Json& v = j.at(key);
-  return v.is_null() ? std::nullopt : std::optional<std::string>(v.get<std::string>());
-}
-
-// Throws nlohmann::json::exception on a missing key or a wrong type.
-InstanceSpec instance_from(const Json& j) {
-  InstanceSpec s;
-  s.name = j.at("name").get<std::string>();
-  s.socket = j.at("socket").get<std::string>();
-  s.region_size = j.at("region_size").get<uint64_t>();
-  s.vectors = j.at("vectors").get<unsigned>();
+// Fields missing from @j keep their defaults ("name" is required): files
+// written before a field existed load as they did.
+template <class S>
+Result<S> from_json(const Json& j, const std::vector<Field<S>>& fields) {
+  if (!j.is_object() || !j.contains("name")) {
+    return make_error(EINVAL, "an entry without a name");
+  }
+  S s;
+  for (const Field<S>& f : fields) {
+    const std::string key(f.info.name);
+    if (!j.contains(key)) {
+      continue;
+    }
+    if (auto why = set_field(s, f, j.at(key)); !why.empty()) {
+      return make_error(EINVAL, key + ": " + why);
+    }
+  }
   return s;
 }
 
 Result<DeviceSpec> device_from(const Json& j) {
-  DeviceSpec s;
-  s.name = j.at("name").get<std::string>();
-  s.type = j.at("type").get<std::string>();
-  s.tap = j.at("tap").get<std::string>();
-  s.mtu = j.at("mtu").get<unsigned>();
-  s.queues = j.at("queues").get<unsigned>();
-  s.backend = j.at("backend").get<std::string>();
-  s.link_up = j.at("link_up").get<bool>();
-  s.instance = opt(j, "instance");
-  s.bridge = opt(j, "bridge");
-  s.netns = opt(j, "netns");
-  if (auto mac = opt(j, "mac")) {
-    auto m = parse_mac(*mac);
-    if (!m) {
-      return tl::unexpected(m.error());
+  auto s = from_json(j, device_fields());
+  // Before the field table, state.json had "link_up": true|false.
+  if (s && !j.contains("link") && j.contains("link_up")) {
+    const Json& up = j.at("link_up");
+    if (!up.is_boolean()) {
+      return make_error(EINVAL, "link_up: must be true or false");
     }
-    s.mac = *m;
+    s->link_up = up.get<bool>();
   }
   return s;
 }
@@ -137,12 +116,15 @@ Result<SavedState> StateStore::load() const {
       return make_error(EINVAL, file + ": unknown version");
     }
     for (const Json& i : j.at("instances")) {
-      InstanceSpec s = instance_from(i);
-      if (auto why = check(s, no_limits); !why.empty()) {
-        return make_error(EINVAL,
-                          fmt::format("{}: instance {}: {}", file, s.name, fmt::join(why, "; ")));
+      auto s = from_json(i, instance_fields());
+      if (!s) {
+        return make_error(EINVAL, file + ": instance: " + s.error().message);
       }
-      out.instances.push_back(std::move(s));
+      if (auto why = check(*s, no_limits); !why.empty()) {
+        return make_error(EINVAL,
+                          fmt::format("{}: instance {}: {}", file, s->name, fmt::join(why, "; ")));
+      }
+      out.instances.push_back(std::move(*s));
     }
     for (const Json& d : j.at("devices")) {
       auto s = device_from(d);
@@ -167,10 +149,10 @@ Status StateStore::save(const SavedState& state) const {
   }
   Json j = {{"version", kVersion}, {"instances", Json::array()}, {"devices", Json::array()}};
   for (const auto& i : state.instances) {
-    j["instances"].push_back(to_json(i));
+    j["instances"].push_back(to_json(i, instance_fields()));
   }
   for (const auto& d : state.devices) {
-    j["devices"].push_back(to_json(d));
+    j["devices"].push_back(to_json(d, device_fields()));
   }
   const std::string text = j.dump(2) + "\n";
   const std::string tmp = path() + ".tmp";

@@ -1,41 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
-// The --venet option of alacrityvmd: one venet device, described as
-// comma-separated key=value pairs,
+// The --venet option of alacrityvmd: the legacy instance's one venet
+// device, described as comma-separated key=value pairs,
 //
 //   tap=avmtap0,mac=52:54:00:12:34:56,mtu=1500,netns=avm-test,link=up,ring=256,buf=7680
 //
-// | key   | meaning                                              | default           |
-// |-------|------------------------------------------------------|-------------------|
-// | tap   | TAP interface to create (or attach to)               | required          |
-// | mac   | guest's station address, unicast                     | 52:54:00:12:34:56 |
-// | mtu   | guest MTU, 68..65535                                 | 1500              |
-// | netns | network namespace (/run/netns/NAME) to create the TAP in | the daemon's  |
-// | link  | host-side carrier at start: up or down               | up                |
-// | ring  | entries per ring, a power of two up to 4096          | 256               |
-// | buf   | bytes per pool buffer                                | 7680              |
-//
-// The full configuration (TOML file, JSON-RPC) replaces this later; it
-// fills the same VenetConfig.
+// Its keys are the device fields (spec_fields.h) that have a legacy_key:
+// tap (required), mac, mtu, netns, link, ring (ring_size), buf (buf_size),
+// rx_coalesce_us, busy_poll_max_us; their values, ranges and defaults are
+// the device spec's, except that mac defaults to 52:54:00:12:34:56.
 #pragma once
 
-#include <string>
 #include <string_view>
 
+#include "daemon/spec.h"
 #include "lib/error.h"
-#include "venet/venet_config.h"
 
 namespace avm {
 
-struct VenetOption {
-  VenetConfig config;
-  std::string netns;  // "" = the daemon's own namespace
-};
-
-// EINVAL naming the key for anything malformed, unknown or repeated, or a
-// config venet's own validate() refuses.
-Result<VenetOption> parse_venet_option(std::string_view text);
-
-// "52:54:00:12:34:56" (six hex bytes, ':' or '-' separated).
-Result<std::array<uint8_t, 6>> parse_mac(std::string_view text);
+// The device "default-net0" of instance "default" (backend "user", origin
+// kLegacy) that @text describes.  EINVAL naming the key for anything
+// malformed, unknown or repeated, or that the spec's check() refuses.
+Result<DeviceSpec> parse_venet_option(std::string_view text);
 
 }  // namespace avm

@@ -48,6 +48,10 @@ Status validate(const VenetConfig& c) {
     return make_error(EINVAL, "venet: receive coalescing of " + std::to_string(c.rx_coalesce_us) +
                                   " us is above " + std::to_string(kVenetMaxRxCoalesceUs));
   }
+  if (c.busy_poll_max_us > kVenetMaxBusyPollMaxUs) {
+    return make_error(EINVAL, "venet: busy polling of " + std::to_string(c.busy_poll_max_us) +
+                                  " us is above " + std::to_string(kVenetMaxBusyPollMaxUs));
+  }
   if ((c.mac[0] & 1) != 0) {
     return make_error(EINVAL, "venet: MAC address is multicast");
   }

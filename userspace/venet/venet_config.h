@@ -31,6 +31,9 @@ constexpr uint32_t kVenetDefaultBufSize = 7680;
 // The default receive coalescing delay (see VenetConfig) and its bound.
 constexpr uint32_t kVenetDefaultRxCoalesceUs = 500;
 constexpr uint32_t kVenetMaxRxCoalesceUs = 10000;
+// The default bound of busy polling (see VenetConfig) and its own bound.
+constexpr uint32_t kVenetDefaultBusyPollMaxUs = 50;
+constexpr uint32_t kVenetMaxBusyPollMaxUs = 10000;
 
 struct VenetConfig {
   std::string tap_name;  // tap to create or attach to ("" = kernel picks)
@@ -47,7 +50,7 @@ struct VenetConfig {
   bool link_up = true;  // host-side carrier at start
   // Busy polling after work, before re-arming the signals (adaptive up to
   // this bound; 0 disables it).
-  uint32_t busy_poll_max_us = 50;
+  uint32_t busy_poll_max_us = kVenetDefaultBusyPollMaxUs;
   // Transmit completions between two to_guest notifications (mitigation).
   uint32_t tx_signal_batch = 32;
   // Receive interrupt coalescing while a stream flows towards the guest

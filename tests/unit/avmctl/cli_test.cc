@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "fake_daemon.h"
@@ -118,6 +119,18 @@ TEST(Cli, ParamsOnTheWire) {
           {"link", "down"}}}}},
       {{"device", "create", "n0"},
        {{"method", "device.create"}, {"params", {{"name", "n0"}, {"type", "venet"}}}}},
+      // The tuning fields of the device table (spec_fields.h).
+      {{"device", "create", "n0", "--ring-size", "512", "--buf-size", "4096", "--rx-coalesce-us",
+        "100", "--busy-poll-max-us", "20", "--netns", "ns1"},
+       {{"method", "device.create"},
+        {"params",
+         {{"name", "n0"},
+          {"type", "venet"},
+          {"netns", "ns1"},
+          {"ring_size", 512},
+          {"buf_size", 4096},
+          {"rx_coalesce_us", 100},
+          {"busy_poll_max_us", 20}}}}},
       {{"device", "delete", "n0"}, {{"method", "device.delete"}, {"params", {{"name", "n0"}}}}},
       {{"device", "list"}, {{"method", "device.list"}}},
       {{"device", "list", "--instance", "vm1"},
@@ -200,6 +213,9 @@ TEST(Cli, UsageErrorsAreExit2AndCallNobody) {
            {"instance", "create", "vm1", "--vectors", "many"},
            {"device", "create", "n0", "--backend", "magic"},
            {"device", "create", "n0", "--type", "vnet"},
+           {"device", "create", "n0", "--ring-size", "8192"},
+           {"device", "create", "n0", "--mtu", "67"},
+           {"instance", "create", "vm1", "--vectors", "65"},
            {"device", "attach", "n0"},
            {"link", "n0"},
            {"link", "n0", "sideways"},
@@ -214,6 +230,30 @@ TEST(Cli, UsageErrorsAreExit2AndCallNobody) {
   const auto help = avmctl(d.path(), {"--help"});
   EXPECT_EQ(help.code, kExitOk);
   EXPECT_NE(help.out.find("qemu-args"), std::string::npos);
+}
+
+// --fields prints the daemon's field tables, from which the create
+// commands' options come: each field (but the name) is an option.
+TEST(Cli, FieldsAreTheCreateOptions) {
+  FakeDaemon d(respond);
+  const auto r = avmctl(d.path(), {"--fields"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  const json tables = json::parse(r.out);
+  EXPECT_TRUE(d.requests().empty());
+  for (const char* object : {"instance", "device"}) {
+    const auto help = avmctl(d.path(), {object, "create", "--help"});
+    for (const json& f : tables.at(object)) {
+      std::string flag = "--" + f.at("name").get<std::string>();
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      if (flag == "--name") {
+        continue;
+      }
+      if (flag == "--socket") {
+        flag = "--socket-path";
+      }
+      EXPECT_NE(help.out.find(flag), std::string::npos) << object << " create lacks " << flag;
+    }
+  }
 }
 
 TEST(Cli, UnreachableIsExit3) {

@@ -128,7 +128,9 @@ TEST(Config, WrongTypesAndRanges) {
   ASSERT_EQ(e.size(), 5U);
   EXPECT_EQ(e[0], "f.conf:2:17: daemon.max_instances: must be an integer");
   EXPECT_EQ(e[1], "f.conf:3:21: daemon.max_request_bytes: must be 1024..16777216");
-  EXPECT_EQ(e[2], "f.conf:4:13: daemon.log_level: must be trace, debug, info, warn or error");
+  EXPECT_EQ(e[2],
+            "f.conf:4:13: daemon.log_level: must be \"trace\", \"debug\", \"info\", \"warn\" or "
+            "\"error\"");
   EXPECT_EQ(e[3], "f.conf:5:13: daemon.state_dir: must be an absolute path");
   EXPECT_EQ(e[4], "f.conf:7:11: metrics.enabled: must be true or false");
 }
@@ -176,7 +178,7 @@ TEST(Config, DeviceErrors) {
   EXPECT_EQ(e[2], "f.conf:15:7: device[3].mac: must be a unicast address");
   EXPECT_EQ(e[3], "f.conf:18:7: device[4].mac: must be a MAC address like \"52:54:00:12:34:56\"");
   EXPECT_EQ(e[4], "f.conf:21:8: device[5].link: must be \"up\" or \"down\"");
-  EXPECT_EQ(e[5], "f.conf:24:8: device[6].type: only \"venet\" exists");
+  EXPECT_EQ(e[5], "f.conf:24:8: device[6].type: must be \"venet\"");
   EXPECT_EQ(e[6], "f.conf:27:7: device[7].mtu: must be 68..65535");
   EXPECT_EQ(e[7].substr(0, 31), "f.conf:30:7: device[8].tap: not");
   EXPECT_EQ(e[8], "f.conf:32:8: device[9].name: device d0 is defined twice");
@@ -212,12 +214,14 @@ TEST(Config, EveryErrorInOneRun) {
       "f.conf:7:15: instance[0].region_size: must be a power of two, 1M or more",
       "instance[1].name: missing",
       "f.conf:9:10: instance[1].socket: contains a control character (at byte 6)",
+      // A value out of its range is refused as it is read (the field
+      // table), before the spec's own checks.
+      "f.conf:15:7: device[0].mtu: must be 68..65535",
       "f.conf:11:8: device[0].name: must match [a-z0-9][a-z0-9_-]{0,31}",
       "f.conf:12:7: device[0].tap: not an interface name: must not contain '/'",
       "f.conf:14:10: device[0].bridge: not an interface name: must not contain ':'",
       std::string("f.conf:13:9: device[0].netns: not a namespace name: must not contain '/' ") +
           "(a name in /run/netns)",
-      "f.conf:15:7: device[0].mtu: must be 68..65535",
       "device[1].name: missing",
       "f.conf:17:7: device[1].tap: not an interface name: longer than 15 bytes",
   };

@@ -58,7 +58,7 @@ class InstanceVenetTest : public ::testing::Test {
   std::unique_ptr<VenetDevice> make_dev(const std::string& tap) {
     auto t = open_tap_in_netns(tap, ns_);
     EXPECT_TRUE(t) << t.error().message;
-    VenetConfig c = venet_.config;
+    VenetConfig c = to_venet_config(venet_);
     c.tap_name = tap;
     auto d = VenetDevice::create(c, std::move(*t));
     EXPECT_TRUE(d) << d.error().message;
@@ -75,7 +75,7 @@ class InstanceVenetTest : public ::testing::Test {
   std::string ns_;
   bool ns_made_ = false;
   InstanceConfig config_;
-  VenetOption venet_;
+  DeviceSpec venet_;
 };
 
 TEST_F(InstanceVenetTest, GuestSeesTheDeviceAndTheHostLink) {
@@ -112,7 +112,7 @@ TEST_F(InstanceVenetTest, GuestSeesTheDeviceAndTheHostLink) {
   ASSERT_GE(cfg_bytes.size(), sizeof(vbus_venet_config));
   vbus_venet_config cfg{};
   std::memcpy(&cfg, cfg_bytes.data(), sizeof cfg);
-  EXPECT_EQ(std::memcmp(cfg.mac, venet_.config.mac.data(), 6), 0);
+  EXPECT_EQ(std::memcmp(cfg.mac, venet_.mac->data(), 6), 0);
   EXPECT_EQ(cfg.mtu, 9000);
   EXPECT_EQ(cfg.link, VENET_LINK_UP);
 

@@ -270,6 +270,35 @@ TEST_F(ServiceTest, ApiDevicesTakeTheVenetDefaultsAndExportEveryCounter) {
   }
 }
 
+// ring_size and buf_size (once only --venet could set them) reach the
+// device: two pools of 4096 x 7680 bytes do not fit a 4 MiB region, 64 x
+// 2048 do, and the spec keeps them (state.json, device.show's source).
+TEST_F(ServiceTest, TuningFieldsReachTheDevice) {
+  start();
+  ok("instance.create", {{"name", "vm1"}, {"region_size", "4M"}});
+  const Json big =
+      call("device.create", dev("b0", "avmsvcb0", {{"instance", "vm1"}, {"ring_size", 4096}}));
+  ASSERT_TRUE(big.contains("error")) << big;
+  EXPECT_EQ(big["error"]["data"]["limit"], "region_size") << big;
+  EXPECT_FALSE(tap_exists("avmsvcb0"));
+  ok("device.create", dev("s0", "avmsvcs0",
+                          {{"instance", "vm1"},
+                           {"ring_size", 64},
+                           {"buf_size", 2048},
+                           {"rx_coalesce_us", 0},
+                           {"busy_poll_max_us", 10}}));
+  EXPECT_TRUE(tap_exists("avmsvcs0"));
+  std::ifstream in(dir_ + "/state/state.json");
+  const Json state = Json::parse(in);
+  const Json& d = state.at("devices").at(0);
+  EXPECT_EQ(d.at("ring_size"), 64);
+  EXPECT_EQ(d.at("buf_size"), 2048);
+  EXPECT_EQ(d.at("rx_coalesce_us"), 0);
+  EXPECT_EQ(d.at("busy_poll_max_us"), 10);
+  EXPECT_EQ(code("device.create", dev("r0", "avmsvcr0", {{"ring_size", 100}})),
+            rpc::kInvalidParams);
+}
+
 TEST_F(ServiceTest, ConfigObjectsAreReadOnly) {
   InstanceSpec i;
   i.name = "cfg";

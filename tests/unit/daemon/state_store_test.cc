@@ -37,6 +37,10 @@ SavedState sample() {
   d.mac = std::array<uint8_t, 6>{0x52, 0x54, 0, 1, 2, 3};
   d.mtu = 9000;
   d.link_up = false;
+  d.ring_size = 512;
+  d.buf_size = 4096;
+  d.rx_coalesce_us = 0;
+  d.busy_poll_max_us = 7;
   s.devices.push_back(d);
   DeviceSpec spare;
   spare.name = "spare";
@@ -108,6 +112,24 @@ TEST_F(StateStoreTest, CorruptFilesAreClearErrors) {
     EXPECT_EQ(s.error().code, EINVAL) << text;
     EXPECT_TRUE(s.error().message.starts_with(st.path() + ": ")) << s.error().message;
   }
+}
+
+// A file written before the field table ("link_up", no tuning fields)
+// loads as it did: the missing fields take their defaults.
+TEST_F(StateStoreTest, FilesOfTheOldFormatLoad) {
+  StateStore st(dir_ + "/st");
+  ASSERT_TRUE(st.save(SavedState{}));
+  write(R"({"version": 1, "instances": [], "devices": [
+          {"name": "d0", "type": "venet", "tap": "t0", "mtu": 1500, "queues": 1,
+           "backend": "user", "link_up": false, "instance": null, "bridge": null,
+           "netns": null, "mac": "52:54:00:00:00:01"}]})");
+  auto s = st.load();
+  ASSERT_TRUE(s) << s.error().message;
+  ASSERT_EQ(s->devices.size(), 1U);
+  EXPECT_FALSE(s->devices[0].link_up);
+  EXPECT_EQ(s->devices[0].ring_size, kVenetDefaultRingSize);
+  EXPECT_EQ(s->devices[0].busy_poll_max_us, kVenetDefaultBusyPollMaxUs);
+  EXPECT_EQ(format_mac(*s->devices[0].mac), "52:54:00:00:00:01");
 }
 
 // names.h's rules apply to what state.json holds, as to the API.

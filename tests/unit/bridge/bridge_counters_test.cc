@@ -3,12 +3,12 @@
 // every member of its struct once, and each entry goes through the live
 // counters and the hand-over JSON unchanged.  The tests walk the tables:
 // a new entry is tested without a test edit.
+#include "bridge/bridge_counters.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
 #include <string>
-
-#include "bridge/bridge_counters.h"
 
 namespace avm {
 namespace {

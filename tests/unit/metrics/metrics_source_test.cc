@@ -3,6 +3,8 @@
 // daemon/metrics_source.h), walked from the tables: every entry reaches
 // the API JSON, the Prometheus text with the type its name says (a
 // counter ends in _total, a gauge does not) and the SIGQUIT line.
+#include "daemon/metrics_source.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
@@ -10,7 +12,6 @@
 #include <string>
 
 #include "bridge/bridge_counters.h"
-#include "daemon/metrics_source.h"
 #include "daemon/stats_export.h"
 
 namespace avm {

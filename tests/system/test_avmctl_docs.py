@@ -119,7 +119,8 @@ def test_completion(short_tmp):
                                      "qemu-args", "libvirt-xml", "reload"])
     assert complete(["in"]) == ["instance"]
     assert complete(["instance", ""]) == ["create", "delete", "list", "show"]
-    assert complete(["device", "create", "x", "--b"]) == ["--backend", "--bridge"]
+    assert complete(["device", "create", "x", "--b"]) == [
+        "--backend", "--bridge", "--buf-size", "--busy-poll-max-us"]
     assert complete(["device", "create", "x", "--backend", ""]) == ["auto", "kernel", "user"]
     assert "--json" in complete(["--j"])
     handlers = {"instance.list": {"instances": [{"name": "vm1"}, {"name": "vm2"}]},

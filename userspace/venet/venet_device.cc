@@ -170,7 +170,7 @@ Status VenetDevice::start_io(const Positions* rx_at, const Positions* tx_at) {
     rx_->queue().resume(rx_at->next_used, rx_at->taken);
   }
   worker_.emplace(*loop_, *tx_, *rx_, ctx_.doorbell, tap_.fd(), state_, cfg_.busy_poll_max_us,
-                  cfg_.rx_coalesce_us);
+                  cfg_.rx_coalesce_us, &spare_cores_in_loadavg);
   DeviceHost* host = ctx_.host;
   const uint32_t id = ctx_.id;
   auto t = IoThread::start(

@@ -13,12 +13,12 @@
 
 #include "daemon/config.h"
 #include "daemon/detach.h"
+#include "daemon/legacy.h"
 #include "daemon/log_format.h"
 #include "daemon/names.h"
 #include "daemon/options.h"
 #include "daemon/service.h"
 #include "daemon/size.h"
-#include "daemon/takeover.h"
 #include "lib/unique_fd.h"
 
 namespace {
@@ -35,27 +35,10 @@ int check_config(const std::string& file) {
   return r.ok() ? 0 : 1;
 }
 
-// The legacy single instance "default" (and its device) from the
-// command line: transient, never persisted.
-void legacy_objects(const avm::DaemonOptions& o, avm::ServiceOptions& so) {
-  avm::InstanceSpec i;
-  i.name = "default";
-  i.socket = o.config.socket_path;
-  i.region_size = o.config.region_size;
-  i.vectors = o.config.vectors;
-  i.origin = avm::Origin::kLegacy;
-  so.legacy_instance = i;
-  so.legacy_socket_mode = o.config.socket_mode;
-  so.max_clients = o.config.max_clients;
-  // The instance's own checks allow what the command line allowed.
-  so.config.daemon.max_region_size = std::max(so.config.daemon.max_region_size, i.region_size);
-  so.legacy_device = o.venet;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Legacy-mode hand-over (takeover.h): its two options leave argv here.
+  // Legacy-mode hand-over (legacy.h): its two options leave argv here.
   const avm::TakeoverOptions takeover = avm::extract_takeover_options(argc, argv);
   for (const auto& [flag, path] : {std::pair{"--handover-listen", takeover.listen},
                                    std::pair{"--takeover-from", takeover.from}}) {
@@ -73,6 +56,9 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(options.verbose ? spdlog::level::debug : spdlog::level::info);
 
+  // Legacy mode: --socket, or --takeover-from (the instance comes from
+  // the old process).
+  const bool legacy = options.legacy() || !takeover.from.empty();
   const bool explicit_file = !options.config_file.empty();
   const std::string file = explicit_file ? options.config_file : avm::kDefaultConfigFile;
   if (options.check_config) {
@@ -82,7 +68,7 @@ int main(int argc, char** argv) {
   // The file: always with --config; else the default one outside legacy
   // mode, if it exists (built-in defaults otherwise).
   avm::ServiceOptions so;
-  if (explicit_file || (!options.legacy() && std::filesystem::exists(file))) {
+  if (explicit_file || (!legacy && std::filesystem::exists(file))) {
     avm::ConfigResult r = avm::load_config(file);
     if (!r.ok()) {
       for (const std::string& e : r.errors) {
@@ -102,8 +88,21 @@ int main(int argc, char** argv) {
   if (!options.state_dir.empty()) {
     so.config.daemon.state_dir = options.state_dir;
   }
-  if (options.legacy()) {
-    legacy_objects(options, so);
+  if (options.takeover && legacy) {
+    spdlog::critical(
+        "--takeover takes a service (config file and control socket) over; in legacy mode use "
+        "--takeover-from PATH");
+    return 2;
+  }
+  if (options.takeover) {
+    so.takeover = true;
+  }
+  if (legacy) {
+    if (options.legacy() && !takeover.from.empty()) {
+      spdlog::warn("--socket and --venet are ignored with --takeover-from: the instance is {}'s",
+                   takeover.from);
+    }
+    avm::add_legacy_objects(options, takeover, so);
     so.control = !options.control_socket.empty();
     so.persist = !options.state_dir.empty();
   }
@@ -129,19 +128,9 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  if (options.takeover) {
-    if (options.legacy() || !takeover.from.empty()) {
-      spdlog::critical(
-          "--takeover takes a service (config file and control socket) over; in legacy mode use "
-          "--takeover-from PATH");
-      return 2;
-    }
-    so.takeover = true;
-  }
   if (!takeover.from.empty()) {
-    return avm::takeover_main(takeover, signals.get());
-  }
-  if (options.legacy()) {
+    spdlog::info("alacrityvmd {} starting: taking over from {}", AVM_VERSION_STRING, takeover.from);
+  } else if (options.legacy()) {
     const avm::InstanceConfig& ic = options.config;
     spdlog::info("alacrityvmd {} starting: socket {}, region {}, {} vectors", AVM_VERSION_STRING,
                  ic.socket_path, avm::format_size(ic.region_size), ic.vectors);
@@ -162,17 +151,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  std::unique_ptr<avm::HandoverListener> handover;
-  if (!takeover.listen.empty() && service.instance("default") != nullptr) {
-    auto l = avm::HandoverListener::start(takeover.listen, service.instance("default"));
-    if (!l) {
-      spdlog::critical("cannot listen for a hand-over: {}", l.error().message);
-      return 1;
-    }
-    handover = std::move(*l);
-  }
   auto ran = service.run(signals.get());
-  handover.reset();
   // Under systemd a stop keeps the guests: every instance goes to the FD
   // store for the next start (docs/handover.md); else a host RESET.
   // After a hand-over (--takeover) another process serves them all.

@@ -6,13 +6,12 @@
 #include <spdlog/spdlog.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <csignal>
 #include <filesystem>
-#include <thread>
 
 #include "daemon/instance_handover.h"
 #include "daemon/methods.h"
@@ -24,10 +23,31 @@ namespace avm {
 
 Service::Service(ServiceOptions options)
     : options_(std::move(options)), store_(options_.config.daemon.state_dir) {
-  auto loop = EventLoop::create();
-  AVM_CHECK(loop.has_value());  // only fails without fds/memory at start-up
-  loop_ = std::move(*loop);
   add_methods(dispatcher_, *this);
+}
+
+void Service::request_stop() {
+  if (loop_) {
+    loop_->request_stop();
+  }
+}
+
+void Service::check_owner() const {
+  AVM_CHECK(!loop_ || !loop_->running() || loop_->on_loop_thread());
+}
+
+IoThread::OnFailure Service::report_failure(const std::string& name) {
+  // On the instance thread: only post (the loop outlives the instances).
+  return [this, name](const Error& e) {
+    loop_->post([this, name, e] { on_instance_failed(name, e); });
+  };
+}
+
+void Service::on_instance_failed(const std::string& name, const Error& e) {
+  spdlog::critical("instance {}: its thread failed ({}); resetting it", name, e.message);
+  if (Instance* inst = instance(name)) {
+    inst->stop();
+  }
 }
 
 Service::~Service() {
@@ -108,7 +128,7 @@ void Service::restore() {
                saved->devices.size());
 }
 
-void Service::open_control() {
+Status Service::open_control() {
   rpc::ServerConfig rc;
   rc.path = settings().control_socket;
   rc.mode = 0660;
@@ -126,37 +146,110 @@ void Service::open_control() {
   const bool adopted = adopted_control_.has_value();
   adopted_control_.reset();
   if (!server) {
-    throw std::runtime_error("control socket " + rc.path + ": " + server.error().message);
+    return make_error(server.error().code,
+                      "control socket " + rc.path + ": " + server.error().message);
   }
   control_ = std::move(*server);
-  auto ok = loop_->add(control_->fd(), EPOLLIN, [this](uint32_t) { control_->handle_events(); });
-  AVM_CHECK(ok.has_value());
+  if (auto ok =
+          loop_->add(control_->fd(), EPOLLIN, [this](uint32_t) { control_->handle_events(); });
+      !ok) {
+    control_.reset();
+    return ok;
+  }
   spdlog::info("control socket {}{} (group {}, max {} connections)", rc.path,
                adopted ? " (taken over)" : "", rc.group, rc.max_connections);
+  return {};
 }
 
-void Service::open_metrics() {
+Status Service::open_metrics() {
   const MetricsSettings& m = options_.config.metrics;
-  if (!m.enabled) {
-    return;
+  if (!m.enabled || metrics_) {
+    return {};
   }
   auto server = metrics::Server::create(m.listen, [this] { return metric_families(*this); });
-  // Taken over: the old process closes its listener once we serve, a
-  // moment after the hand-over; bind again until then (up to 10 s).
-  for (int tries = 0; options_.takeover && !server && tries < 1000; tries++) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    server = metrics::Server::create(m.listen, [this] { return metric_families(*this); });
-  }
   if (!server) {
-    throw std::runtime_error("metrics " + m.listen + ": " + server.error().message);
+    return make_error(server.error().code, "metrics " + m.listen + ": " + server.error().message);
   }
   metrics_ = std::move(*server);
-  auto ok = loop_->add(metrics_->fd(), EPOLLIN, [this](uint32_t) { metrics_->handle_events(); });
-  AVM_CHECK(ok.has_value());
+  if (auto ok =
+          loop_->add(metrics_->fd(), EPOLLIN, [this](uint32_t) { metrics_->handle_events(); });
+      !ok) {
+    metrics_.reset();
+    return ok;
+  }
   spdlog::info("metrics on {}", metrics_->address());
+  return {};
+}
+
+void Service::open_metrics_when_free() {
+  if (open_metrics()) {
+    return;
+  }
+  constexpr long kRetryNs = 10'000'000;  // 10 ms
+  metrics_retry_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  itimerspec its{};
+  its.it_interval.tv_nsec = kRetryNs;
+  its.it_value = its.it_interval;
+  if (!metrics_retry_ || ::timerfd_settime(metrics_retry_.get(), 0, &its, nullptr) < 0 ||
+      !loop_->add(metrics_retry_.get(), EPOLLIN, [this](uint32_t) { retry_metrics(); })) {
+    metrics_retry_.reset();
+    if (auto ok = open_metrics(); !ok) {
+      spdlog::error("{}", ok.error().message);
+    }
+    return;
+  }
+  metrics_tries_ = 0;
+}
+
+void Service::retry_metrics() {
+  constexpr int kMaxTries = 1000;  // 10 s
+  uint64_t n = 0;
+  if (::read(metrics_retry_.get(), &n, sizeof n) != static_cast<ssize_t>(sizeof n)) {
+    return;
+  }
+  auto ok = open_metrics();
+  if (ok || ++metrics_tries_ >= kMaxTries) {
+    stop_metrics_retry();
+    if (!ok) {
+      // The instances are ours now: a failure here must not stop them.
+      spdlog::error("{}", ok.error().message);
+    }
+  }
+}
+
+void Service::stop_metrics_retry() {
+  if (metrics_retry_) {
+    loop_->remove(metrics_retry_.get());
+    metrics_retry_.reset();
+  }
+}
+
+// The legacy command line's instance and devices (or, taken over with
+// --takeover-from, the old process's): all or nothing starts.
+Status Service::create_legacy_objects() {
+  if (!options_.legacy) {
+    return {};
+  }
+  if (auto ok = create_instance(options_.legacy->instance); !ok) {
+    return make_error(EINVAL, ok.error().message);
+  }
+  for (const DeviceSpec& d : options_.legacy->devices) {
+    if (auto ok = create_device(d); !ok) {
+      return make_error(EINVAL, "venet: " + ok.error().message);
+    }
+  }
+  return {};
 }
 
 Status Service::start() {
+  check_owner();
+  if (!loop_) {
+    auto loop = EventLoop::create();
+    if (!loop) {
+      return make_error(loop.error().code, "service loop: " + loop.error().message);
+    }
+    loop_ = std::move(*loop);
+  }
   if (options_.persist) {
     // A corrupt state file stops the start: better than forgetting objects.
     if (auto saved = store_.load(); !saved) {
@@ -175,33 +268,26 @@ Status Service::start() {
   } else if (auto ok = adopt_fdstore(); !ok) {
     spdlog::error("{} (starting afresh)", ok.error().message);
   }
-  if (options_.legacy_instance) {
-    if (auto ok = create_instance(*options_.legacy_instance); !ok) {
-      return make_error(EINVAL, ok.error().message);
-    }
-    if (options_.legacy_device) {
-      if (auto ok = create_device(*options_.legacy_device); !ok) {
-        return make_error(EINVAL, "venet: " + ok.error().message);
-      }
-    }
+  if (auto ok = create_legacy_objects(); !ok) {
+    return ok;
   }
   apply_config_objects();
   if (options_.persist) {
     restore();
   }
   drop_unclaimed();
-  try {
-    if (options_.control) {
-      open_control();
-      if (!options_.legacy_instance) {
-        open_handover();
-      }
+  if (options_.control) {
+    if (auto ok = open_control(); !ok) {
+      return ok;
     }
-    if (!options_.takeover) {
-      open_metrics();  // taken over: in run(), once the instances serve
+  }
+  if (!options_.takeover) {
+    if (auto ok = open_metrics(); !ok) {  // taken over: in run(), once the instances serve
+      return ok;
     }
-  } catch (const std::runtime_error& e) {
-    return make_error(EADDRINUSE, e.what());
+  }
+  if ((options_.control && !options_.legacy_mode()) || !options_.handover_listen.empty()) {
+    open_handover();
   }
   return {};
 }
@@ -215,8 +301,9 @@ void Service::on_signal(int signal_fd) {
       case SIGUSR2: {
         const bool up = sig == SIGUSR2;
         spdlog::info("received SIG{}: host link {}", sigabbrev_np(sig), up ? "up" : "down");
-        if (options_.legacy_device) {
-          if (auto ok = set_link(options_.legacy_device->name, up, Origin::kLegacy); !ok) {
+        if (options_.legacy && !options_.legacy->devices.empty()) {
+          const std::string& dev = options_.legacy->devices.front().name;
+          if (auto ok = set_link(dev, up, Origin::kLegacy); !ok) {
             spdlog::warn("link {}: {}", up ? "up" : "down", ok.error().message);
           }
         }
@@ -243,8 +330,8 @@ std::string Service::status_line() const {
 }
 
 std::string Service::legacy_stats_json() const {
-  if (options_.legacy_instance) {
-    if (Instance* inst = instance(options_.legacy_instance->name)) {
+  if (options_.legacy) {
+    if (Instance* inst = instance(options_.legacy->instance.name)) {
       return inst->stats_json();
     }
   }
@@ -252,6 +339,7 @@ std::string Service::legacy_stats_json() const {
 }
 
 Status Service::run(int signal_fd) {
+  AVM_CHECK(loop_ && !loop_->running());  // after start(), once
   for (auto& [name, e] : instances_) {
     auto ok = resumed_.contains(name) ? InstanceHandover::resume(*e.inst) : e.inst->start();
     if (!ok) {
@@ -259,15 +347,11 @@ Status Service::run(int signal_fd) {
     }
   }
   threads_started_ = true;
+  if (!options_.takeover_from.empty() && options_.legacy) {
+    spdlog::info("takeover: serving instance {}", options_.legacy->instance.name);
+  }
   if (options_.takeover) {
-    // The old process closes its metrics listener a moment after the
-    // hand-over; open_metrics() waits for it.  The instances are ours
-    // now: a failure here must not stop them.
-    try {
-      open_metrics();
-    } catch (const std::runtime_error& e) {
-      spdlog::error("{}", e.what());
-    }
+    open_metrics_when_free();
   }
   if (signal_fd >= 0) {
     if (auto ok =
@@ -289,6 +373,11 @@ Status Service::run(int signal_fd) {
 }
 
 void Service::stop() {
+  check_owner();
+  if (!loop_) {
+    return;  // never started
+  }
+  stop_metrics_retry();
   close_handover();
   if (control_) {
     loop_->remove(control_->fd());

@@ -5,8 +5,14 @@
 // half-applied), state.json for the API-created ones, and the main loop:
 // signals, the JSON-RPC control socket, metrics, the systemd watchdog.
 //
-// Threading: everything here runs on the main thread (the service loop);
-// each Instance runs its own thread and is called through its run_sync.
+// Threading: everything here runs on the thread that runs the service
+// loop (run()), or on any one thread while no loop runs (start(), stop(),
+// tests); the operations check it (AVM_CHECK).  Each Instance runs its own
+// thread and is called through its run_sync; a failed instance thread is
+// reported to this loop and that instance is reset.
+//
+// Errors (docs/architecture.md, "Error policy"): start() and run() return
+// a Status with the real errno and message; nothing here throws.
 //
 // Every operation either succeeds completely or changes nothing and
 // returns the JSON-RPC fault of docs/control-api.md.
@@ -20,6 +26,7 @@
 #include <vector>
 
 #include "bridge/event_loop.h"
+#include "bridge/io_thread.h"
 #include "daemon/config.h"
 #include "daemon/instance.h"
 #include "daemon/spec.h"
@@ -41,18 +48,33 @@ class Notifier;
 
 namespace avm {
 
+// The legacy command line's objects (legacy.h): one transient instance
+// and its devices, never persisted, read-only for the API; failing to
+// create them fails start().
+struct LegacyObjects {
+  InstanceSpec instance;
+  std::vector<DeviceSpec> devices;  // SIGUSR1/SIGUSR2 set the first one's link
+  mode_t socket_mode = 0600;
+};
+
 struct ServiceOptions {
   Config config;             // [daemon], [metrics] and the config objects
   bool config_file = false;  // config.file was read (reload re-reads it)
   bool control = true;       // open the control socket
   bool persist = true;       // read and write state.json
-  std::optional<InstanceSpec> legacy_instance;
-  std::optional<DeviceSpec> legacy_device;
-  mode_t legacy_socket_mode = 0600;
+  std::optional<LegacyObjects> legacy;
   unsigned max_clients = 16;  // QEMU processes per instance
   // --takeover: start by taking every instance and the control socket
   // over from the daemon listening on handover_socket() (service_handover.cc).
   bool takeover = false;
+  // Legacy mode (legacy.h).  handover_listen: where a successor may take
+  // over (--handover-listen; a service always listens on handover.sock
+  // next to its control socket).  takeover_from (--takeover-from, with
+  // takeover): the single instance handed over from there, with its
+  // devices, becomes `legacy`.
+  std::string handover_listen;
+  std::string takeover_from;
+  bool legacy_mode() const { return legacy.has_value() || !takeover_from.empty(); }
 };
 
 // The hand-over socket of a service whose control socket is @control_socket:
@@ -61,6 +83,7 @@ std::string handover_socket_path(const std::string& control_socket);
 
 class Service {
  public:
+  // No syscalls: start() makes the loop and everything else.
   explicit Service(ServiceOptions options);
   ~Service();
   Service(const Service&) = delete;
@@ -72,7 +95,8 @@ class Service {
   // Starts the instance threads, then serves until SIGINT/SIGTERM on
   // @signal_fd (-1: none) or request_stop().
   Status run(int signal_fd);
-  void request_stop() { loop_->request_stop(); }
+  // Any thread; before start() a no-op.
+  void request_stop();
   // Host RESET on every instance, sockets closed.
   void stop();
   // Under a service manager (NOTIFY_SOCKET): every instance exported into
@@ -150,20 +174,33 @@ class Service {
   void discard_adopted();
   // The hand-over (service_handover.cc): the old side listens on
   // handover_socket() and gives on the service thread; the new side
-  // (--takeover) takes in start().
+  // (--takeover, --takeover-from) takes in start().
   std::string handover_socket() const;
   void open_handover();
   void close_handover();
   void on_handover();
   void let_go();
   Status take_over();
+  Status adopt_legacy(handover::Package& p);
+  Status create_legacy_objects();
   std::unique_ptr<Instance> take_adopted(const std::string& name, const std::string& socket);
   void drop_unclaimed();
   void apply_config_objects();
   void on_signal(int signal_fd);
   void on_control();
-  void open_control();
-  void open_metrics();
+  Status open_control();
+  Status open_metrics();
+  // Taken over: the old process closes its metrics listener a moment
+  // after the hand-over; bind again on a timer of the loop (every 10 ms,
+  // 10 s at most), never blocking it.
+  void open_metrics_when_free();
+  void retry_metrics();
+  void stop_metrics_retry();
+  // The operations' check: on the loop's thread while it runs.
+  void check_owner() const;
+  // An instance's failure callback: posts on_instance_failed() to the loop.
+  IoThread::OnFailure report_failure(const std::string& name);
+  void on_instance_failed(const std::string& name, const Error& e);
   // Diff the running config objects against @next.
   rpc::Json apply_reload(const Config& next);
 
@@ -176,6 +213,8 @@ class Service {
   std::unique_ptr<rpc::Server> control_;
   std::unique_ptr<metrics::Server> metrics_;
   std::unique_ptr<Notifier> notifier_;
+  UniqueFd metrics_retry_;  // timerfd while open_metrics_when_free() waits
+  int metrics_tries_ = 0;
   bool threads_started_ = false;
   std::map<std::string, std::unique_ptr<Instance>> adopted_;
   std::set<std::string> resumed_;  // adopted: resume(), not start()

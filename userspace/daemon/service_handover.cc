@@ -22,12 +22,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <thread>
 
 #include "daemon/instance_handover.h"
+#include "daemon/legacy.h"
 #include "daemon/service.h"
 #include "handover/session.h"
 #include "metrics/metrics.h"
@@ -44,7 +46,8 @@ std::string handover_socket_path(const std::string& control_socket) {
 }
 
 std::string Service::handover_socket() const {
-  return handover_socket_path(settings().control_socket);
+  return options_.handover_listen.empty() ? handover_socket_path(settings().control_socket)
+                                          : options_.handover_listen;
 }
 
 void Service::open_handover() {
@@ -66,7 +69,11 @@ void Service::open_handover() {
   handover_fd_ = std::move(*fd);
   auto ok = loop_->add(handover_fd_.get(), EPOLLIN, [this](uint32_t) { on_handover(); });
   AVM_CHECK(ok.has_value());
-  spdlog::info("hand-over socket {} (alacrityvmd --takeover)", path);
+  if (options_.legacy_mode()) {
+    spdlog::info("hand-over: a successor may take over on {}", path);
+  } else {
+    spdlog::info("hand-over socket {} (alacrityvmd --takeover)", path);
+  }
 }
 
 void Service::close_handover() {
@@ -90,7 +97,9 @@ void Service::let_go() {
   handed_over_ = true;
   if (control_) {
     loop_->remove(control_->fd());
-    control_->release();
+    if (!options_.legacy_mode()) {
+      control_->release();  // the taker serves it
+    }
     control_.reset();
   }
   if (metrics_) {
@@ -128,13 +137,19 @@ void Service::on_handover() {
   }
   std::vector<Instance*> exported;
   handover::GiveHooks h;
+  // Legacy mode hands its instance over, not its control socket (if it
+  // has one): the successor opens its own.
+  const bool with_control = !options_.legacy_mode();
   h.quiesce_and_export = [&]() -> Result<handover::Package> {
-    if (!control_) {
+    if (with_control && !control_) {
       return make_error(ENOTSUP, "no control socket to hand over");
     }
     auto p = export_instances(exported);
     if (!p) {
       return tl::unexpected(p.error());
+    }
+    if (!with_control) {
+      return p;
     }
     if (auto ok = p->fds.add_dup(std::string(kControlFd), control_->listen_fd()); !ok) {
       resume_exported(exported);
@@ -150,16 +165,43 @@ void Service::on_handover() {
   const size_t n = instances_.size();
   const handover::GiveResult r = handover::give(sock->get(), h);
   if (r.outcome == handover::GiveOutcome::kHandedOver) {
-    spdlog::info(
-        "hand-over: pid {} serves {} instances and the control socket; stopping "
-        "without a RESET",
-        r.taker, n);
+    spdlog::info("hand-over: pid {} serves {} instances{}; stopping without a RESET", r.taker, n,
+                 with_control ? " and the control socket" : "");
     let_go();
   }
 }
 
+// Legacy mode (--takeover-from): exactly one instance, no control
+// socket; it and its devices become our legacy objects.
+Status Service::adopt_legacy(handover::Package& p) {
+  if (p.state.contains("control")) {
+    return make_error(EINVAL, "the old daemon is a service: take it over with --takeover");
+  }
+  auto list = handover::get_array(p.state, "instances");
+  if (!list || (*list)->size() != 1) {
+    return make_error(EINVAL, "takeover: expected exactly one instance");
+  }
+  auto legacy = legacy_objects_from_handover((**list)[0]);
+  if (!legacy) {
+    return tl::unexpected(legacy.error());
+  }
+  if (auto ok = adopt_instances(p, "hand-over"); !ok) {
+    return ok;
+  }
+  if (!p.fds.empty()) {
+    spdlog::warn("takeover: {} fds nobody claimed (first: {})", p.fds.size(),
+                 p.fds.names().front());
+  }
+  // The instance's own checks allow what the old command line allowed.
+  options_.config.daemon.max_region_size =
+      std::max(options_.config.daemon.max_region_size, legacy->instance.region_size);
+  options_.legacy = std::move(*legacy);
+  return {};
+}
+
 Status Service::take_over() {
-  const std::string path = handover_socket();
+  const std::string path =
+      options_.takeover_from.empty() ? handover_socket() : options_.takeover_from;
   auto sock = handover::connect_socket(path);
   if (!sock) {
     return make_error(sock.error().code, "takeover: no alacrityvmd takes hand-over requests on " +
@@ -167,6 +209,9 @@ Status Service::take_over() {
   }
   handover::TakeHooks h;
   h.adopt = [&](handover::Package& p) -> Status {
+    if (!options_.takeover_from.empty()) {
+      return adopt_legacy(p);
+    }
     auto c = handover::get_object(p.state, "control");
     if (!c) {
       return tl::unexpected(c.error());
@@ -203,13 +248,17 @@ Status Service::take_over() {
   h.discard = [this] {
     discard_adopted();
     adopted_control_.reset();
+    if (!options_.takeover_from.empty()) {
+      options_.legacy.reset();
+    }
   };
   if (auto ok = handover::take(sock->get(), h); !ok) {
     return make_error(
         ok.error().code,
         "takeover from " + path + " refused (the old daemon serves on): " + ok.error().message);
   }
-  spdlog::info("takeover: {} instances and the control socket taken over", adopted_.size());
+  spdlog::info("takeover: {} instances{} taken over", adopted_.size(),
+               options_.takeover_from.empty() ? " and the control socket" : "");
   return {};
 }
 

@@ -74,6 +74,7 @@ Instance* Service::instance(const std::string& name) const {
 }
 
 rpc::Outcome<void> Service::create_instance(const InstanceSpec& spec) {
+  check_owner();
   if (auto why = check(spec, settings()); !why.empty()) {
     if (why.size() == 1 && why[0].starts_with("region_size: over")) {
       return limit("region_size", "region_size over max_region_size");
@@ -91,7 +92,8 @@ rpc::Outcome<void> Service::create_instance(const InstanceSpec& spec) {
   InstanceConfig ic;
   ic.name = spec.name;
   ic.socket_path = instance_socket(spec, run_dir());
-  ic.socket_mode = spec.origin == Origin::kLegacy ? options_.legacy_socket_mode : 0660;
+  ic.socket_mode =
+      spec.origin == Origin::kLegacy && options_.legacy ? options_.legacy->socket_mode : 0660;
   ic.region_size = spec.region_size;
   ic.vectors = spec.vectors;
   ic.max_clients = options_.max_clients;
@@ -105,10 +107,12 @@ rpc::Outcome<void> Service::create_instance(const InstanceSpec& spec) {
     spdlog::info("instance {} continues from the {}", spec.name,
                  options_.takeover ? "previous process" : "FD store");
     resumed_.insert(spec.name);
+    adopted->set_on_failure(report_failure(spec.name));
     instances_[spec.name] = InstanceEntry{spec, std::move(adopted)};
     return {};
   }
   auto inst = std::make_unique<Instance>(ic);
+  inst->set_on_failure(report_failure(spec.name));
   auto ok = threads_started_ ? inst->start() : inst->listen();
   if (!ok) {
     return ok.error().code == EINVAL ? invalid("region_size: " + ok.error().message)
@@ -121,6 +125,7 @@ rpc::Outcome<void> Service::create_instance(const InstanceSpec& spec) {
 }
 
 rpc::Outcome<void> Service::delete_instance(const std::string& name, bool force, Origin by) {
+  check_owner();
   auto it = instances_.find(name);
   if (it == instances_.end()) {
     return not_found("instance", name);
@@ -196,6 +201,7 @@ rpc::Outcome<void> Service::plug(const DeviceSpec& spec, InstanceEntry& e) {
 }
 
 rpc::Outcome<void> Service::create_device(const DeviceSpec& spec) {
+  check_owner();
   if (auto why = check(spec); !why.empty()) {
     return invalid(why);
   }
@@ -235,6 +241,7 @@ rpc::Outcome<void> Service::create_device(const DeviceSpec& spec) {
 }
 
 rpc::Outcome<void> Service::delete_device(const std::string& name, Origin by) {
+  check_owner();
   auto it = devices_.find(name);
   if (auto ok = may_change(it, name, by); !ok) {
     return ok;
@@ -251,6 +258,7 @@ rpc::Outcome<void> Service::delete_device(const std::string& name, Origin by) {
 
 rpc::Outcome<void> Service::attach(const std::string& device, const std::string& instance_name,
                                    Origin by) {
+  check_owner();
   auto it = devices_.find(device);
   if (auto ok = may_change(it, device, by); !ok) {
     return ok;
@@ -274,6 +282,7 @@ rpc::Outcome<void> Service::attach(const std::string& device, const std::string&
 }
 
 rpc::Outcome<void> Service::detach(const std::string& device, Origin by) {
+  check_owner();
   auto it = devices_.find(device);
   if (auto ok = may_change(it, device, by); !ok) {
     return ok;
@@ -292,6 +301,7 @@ rpc::Outcome<void> Service::detach(const std::string& device, Origin by) {
 }
 
 rpc::Outcome<void> Service::set_link(const std::string& device, bool up, Origin /*by*/) {
+  check_owner();
   auto it = devices_.find(device);
   if (it == devices_.end()) {
     return not_found("device", device);

@@ -268,14 +268,7 @@ class Cli {
       const std::string key(f.info.name);
       CLI::Option* opt = sub->add_option(flag_of(key), field_values_[key], field_help(f));
       if (!f.info.choices.empty()) {
-        std::vector<std::string> choices;
-        std::string words(f.info.choices);
-        for (size_t at = 0; at < words.size();) {
-          const size_t end = std::min(words.find(' ', at), words.size());
-          choices.push_back(words.substr(at, end - at));
-          at = end + 1;
-        }
-        opt->check(CLI::IsMember(choices));
+        opt->check(CLI::IsMember(field_choices(f.info)));
       } else if (f.info.type == FieldType::kUint) {
         opt->check(CLI::Range(f.info.min, f.info.max));
       }

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <limits>
 
@@ -21,30 +22,19 @@ constexpr uint64_t kMinMtu = 68;
 constexpr uint64_t kMaxMtu = 65535;
 constexpr uint64_t kMinBufSize = 128;
 
-// "must be "a", "b" or "c"" for @choices "a b c".
-std::string choices_problem(std::string_view choices) {
-  std::vector<std::string> words;
-  for (size_t at = 0; at < choices.size();) {
-    const size_t end = std::min(choices.find(' ', at), choices.size());
-    words.push_back("\"" + std::string(choices.substr(at, end - at)) + "\"");
-    at = end + 1;
-  }
-  std::string out = "must be " + words.front();
+// "must be "a", "b" or "c"" for @f's choices "a b c".
+std::string choices_problem(const FieldInfo& f) {
+  const std::vector<std::string> words = field_choices(f);
+  std::string out = "must be \"" + words.front() + "\"";
   for (size_t i = 1; i < words.size(); i++) {
-    out += (i + 1 == words.size() ? " or " : ", ") + words[i];
+    out += (i + 1 == words.size() ? " or \"" : ", \"") + words[i] + "\"";
   }
   return out;
 }
 
-bool is_choice(std::string_view choices, std::string_view v) {
-  for (size_t at = 0; at < choices.size();) {
-    const size_t end = std::min(choices.find(' ', at), choices.size());
-    if (choices.substr(at, end - at) == v) {
-      return true;
-    }
-    at = end + 1;
-  }
-  return false;
+bool is_choice(const FieldInfo& f, const std::string& v) {
+  const std::vector<std::string> words = field_choices(f);
+  return std::find(words.begin(), words.end(), v) != words.end();
 }
 
 std::string range_problem(const FieldInfo& f, uint64_t n) {
@@ -98,8 +88,8 @@ struct Setter {
       return "must be a string";
     }
     const auto text = v.get<std::string>();
-    if (!f.choices.empty() && !is_choice(f.choices, text)) {
-      return choices_problem(f.choices);
+    if (!f.choices.empty() && !is_choice(f, text)) {
+      return choices_problem(f);
     }
     s.*m = text;
     return "";
@@ -129,7 +119,7 @@ struct Setter {
   std::string operator()(bool S::*m) const {
     if (f.type == FieldType::kUpDown) {
       if (!v.is_string() || (v != "up" && v != "down")) {
-        return choices_problem(f.choices);
+        return choices_problem(f);
       }
       s.*m = v == "up";
       return "";
@@ -311,6 +301,16 @@ std::string set_field(S& s, const Field<S>& f, const Json& v) {
 template <class S>
 Json get_field(const S& s, const Field<S>& f) {
   return std::visit(Getter<S>{s, f.info}, f.member);
+}
+
+std::vector<std::string> field_choices(const FieldInfo& f) {
+  std::vector<std::string> out;
+  for (size_t at = 0; at < f.choices.size();) {
+    const size_t end = std::min(f.choices.find(' ', at), f.choices.size());
+    out.emplace_back(f.choices.substr(at, end - at));
+    at = end + 1;
+  }
+  return out;
 }
 
 Json field_json_from_text(const FieldInfo& f, std::string_view text) {

@@ -64,6 +64,8 @@ nlohmann::json get_field(const S& s, const Field<S>& f);
 // A value written as text (--venet, avmctl's flags) as JSON: a number for
 // an integer field when it is one, true/false for a bool, else the text.
 nlohmann::json field_json_from_text(const FieldInfo& f, std::string_view text);
+// @f's allowed values, split from FieldInfo::choices (none: any).
+std::vector<std::string> field_choices(const FieldInfo& f);
 // The default as people write it ("" when unset by default).
 std::string field_text(const nlohmann::json& v);
 

@@ -2,44 +2,11 @@
 #include "daemon/legacy.h"
 
 #include <algorithm>
-#include <type_traits>
 #include <vector>
 
 #include "handover/fd_bundle.h"
 
 namespace avm {
-
-namespace {
-
-// The --venet device.  parse_venet_option() is turning from a VenetOption
-// into the DeviceSpec itself (the schema's field table); both are taken
-// until that lands.
-template <class Venet>
-DeviceSpec legacy_device(const Venet& venet) {
-  if constexpr (std::is_same_v<Venet, DeviceSpec>) {
-    return venet;
-  } else {
-    const VenetConfig& v = venet.config;
-    DeviceSpec d;
-    d.name = "default-net0";
-    d.instance = "default";
-    d.tap = v.tap_name;
-    if (!venet.netns.empty()) {
-      d.netns = venet.netns;
-    }
-    d.mac = v.mac;
-    d.mtu = v.mtu;
-    d.link_up = v.link_up;
-    d.ring_size = v.ring_size;
-    d.buf_size = v.buf_size;
-    d.rx_coalesce_us = v.rx_coalesce_us;
-    d.backend = "user";
-    d.origin = Origin::kLegacy;
-    return d;
-  }
-}
-
-}  // namespace
 
 TakeoverOptions extract_takeover_options(int& argc, char** argv) {
   TakeoverOptions o;
@@ -93,7 +60,7 @@ void add_legacy_objects(const DaemonOptions& o, const TakeoverOptions& t, Servic
   so.config.daemon.max_region_size =
       std::max(so.config.daemon.max_region_size, l.instance.region_size);
   if (o.venet) {
-    l.devices.push_back(legacy_device(*o.venet));
+    l.devices.push_back(*o.venet);  // parse_venet_option() made it whole
   }
   so.legacy = std::move(l);
 }

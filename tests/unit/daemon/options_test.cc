@@ -66,7 +66,7 @@ TEST(Options, ServiceModeNeedsNoSocket) {
   ASSERT_EQ(parse({"--socket", "/s", "--venet", "tap=t0"}, legacy), -1);
   EXPECT_TRUE(legacy.legacy());
   ASSERT_TRUE(legacy.venet);
-  EXPECT_EQ(legacy.venet->config.tap_name, "t0");
+  EXPECT_EQ(legacy.venet->tap, "t0");
 }
 
 TEST(Options, UsageErrors) {

@@ -257,8 +257,8 @@ class Cli {
     detach->add_option("NAME", v_.name, "device name")->required();
   }
 
-  // One option per field of @fields but the name (spec_fields.h): its
-  // range and allowed values checked here, its value sent as the param.
+  // One option per field of @fields but the name (spec_fields.h), its
+  // value sent as the param.
   template <class S>
   void add_field_options(CLI::App* sub, const std::vector<Field<S>>& fields) {
     for (const Field<S>& f : fields) {
@@ -267,10 +267,19 @@ class Cli {
       }
       const std::string key(f.info.name);
       CLI::Option* opt = sub->add_option(flag_of(key), field_values_[key], field_help(f));
+      // Choices are a usage error here; ranges are the daemon's, so
+      // its one message (and exit 1) answers an out-of-range value.
       if (!f.info.choices.empty()) {
         opt->check(CLI::IsMember(field_choices(f.info)));
       } else if (f.info.type == FieldType::kUint) {
-        opt->check(CLI::Range(f.info.min, f.info.max));
+        opt->check(CLI::Validator(
+            [](const std::string& v) {
+              const bool whole = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) {
+                return c >= '0' && c <= '9';
+              });
+              return whole ? std::string() : "not a whole number: " + v;
+            },
+            "UINT"));
       }
       field_options_.emplace_back(opt, f.info);
     }

@@ -289,7 +289,8 @@ class Cli {
   template <class S>
   json field_params(const std::vector<Field<S>>& fields) {
     json p = {{"name", v_.name}};
-    for (const auto& [opt, info] : field_options_) {
+    for (const auto& [opt, given] : field_options_) {
+      const FieldInfo& info = given;  // a lambda may not capture a binding (clang 14)
       const bool mine = std::any_of(fields.begin(), fields.end(),
                                     [&](const Field<S>& f) { return f.info.name == info.name; });
       if (mine && opt->count() > 0) {

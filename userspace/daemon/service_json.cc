@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 // The JSON objects of docs/control-api.md: instance, device, stats.
 #include "daemon/service.h"
+#include "daemon/spec_fields.h"
 #include "daemon/stats_export.h"
 
 namespace avm {
@@ -8,6 +9,18 @@ namespace avm {
 using rpc::Json;
 
 namespace {
+
+// Every field of the spec's table (spec_fields.h) that @j does not show
+// yet, as the config file writes it: a show lists all a create can set.
+template <class S>
+void add_other_fields(Json& j, const S& spec, const std::vector<Field<S>>& fields) {
+  for (const Field<S>& f : fields) {
+    const std::string key(f.info.name);
+    if (!j.contains(key)) {
+      j[key] = get_field(spec, f);
+    }
+  }
+}
 
 const AttachedDevice* find(const InstanceInfo& i, const std::string& name) {
   for (const AttachedDevice& d : i.devices) {
@@ -68,6 +81,7 @@ rpc::Outcome<Json> Service::instance_json(const std::string& name, bool with_sta
     j["guest"] = Json{{"peer", info.guest},
                       {"pid", info.guest_pid > 0 ? Json(info.guest_pid) : Json(nullptr)}};
   }
+  add_other_fields(j, *spec, instance_fields());
   if (with_stats) {
     j["stats"] = stats_json(instance_stats(info));
   }
@@ -122,6 +136,7 @@ rpc::Outcome<Json> Service::device_json(const std::string& name, bool with_stats
       j["mtu"] = *a->mtu;  // the TAP's as it is (the configured one while detached)
     }
   }
+  add_other_fields(j, d, device_fields());  // the tuning: ring_size, buf_size...
   if (with_stats) {
     j["stats"] = stats_json(device_stats(a != nullptr ? a->stats : VenetStats{}));
   }

@@ -45,7 +45,9 @@ Result<S> from_json(const Json& j, const std::vector<Field<S>>& fields) {
       continue;
     }
     if (auto why = set_field(s, f, j.at(key)); !why.empty()) {
-      return make_error(EINVAL, key + ": " + why);
+      std::string what = key;
+      what.append(": ").append(why);
+      return make_error(EINVAL, what);
     }
   }
   return s;

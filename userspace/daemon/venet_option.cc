@@ -46,7 +46,9 @@ Result<DeviceSpec> parse_venet_option(std::string_view text) {
       return make_error(EINVAL, "venet: unknown key '" + key + "'");
     }
     if (auto why = set_field(out, *f, field_json_from_text(f->info, v)); !why.empty()) {
-      return make_error(EINVAL, "venet " + key + "=" + std::string(v) + ": " + why);
+      std::string what = "venet ";
+      what.append(key).append("=").append(v).append(": ").append(why);
+      return make_error(EINVAL, what);
     }
   }
   if (out.tap.empty()) {

@@ -20,6 +20,7 @@ TEST(LegacyOptions, HandoverOptionsLeaveArgv) {
       "alacrityvmd", "--foreground", "--takeover-from", "/tmp/h", "--handover-listen=/tmp/h2",
       "-v"};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (std::string& a : args) {
     argv.push_back(a.data());
   }

@@ -295,6 +295,11 @@ TEST_F(ServiceTest, TuningFieldsReachTheDevice) {
   EXPECT_EQ(d.at("buf_size"), 2048);
   EXPECT_EQ(d.at("rx_coalesce_us"), 0);
   EXPECT_EQ(d.at("busy_poll_max_us"), 10);
+  const Json show = ok("device.show", {{"name", "s0"}});
+  EXPECT_EQ(show.at("ring_size"), 64) << show;
+  EXPECT_EQ(show.at("buf_size"), 2048) << show;
+  EXPECT_EQ(show.at("rx_coalesce_us"), 0) << show;
+  EXPECT_EQ(show.at("busy_poll_max_us"), 10) << show;
   EXPECT_EQ(code("device.create", dev("r0", "avmsvcr0", {{"ring_size", 100}})),
             rpc::kInvalidParams);
 }

@@ -45,9 +45,9 @@
   X(wakeups, kCounter, module, "Times the I/O thread woke from sleep.")                            \
   X(polls, kCounter, module, "Busy-poll passes.")                                                  \
   X(poll_hits, kCounter, module, "Busy-poll passes that found work.")                              \
-  X(busy_poll_us, kGauge, user, "The current adaptive busy-poll budget.")                          \
+  X(busy_poll_us, kGauge, user, "The current adaptive busy-poll window.")                          \
   X(polls_skipped_busy, kCounter, user,                                                            \
-    "Times there was work but no idle core: slept instead of polling.")                            \
+    "Times there was work but no spare core: slept instead of polling.")                           \
   X(tx_arm_deferred, kCounter, user, "Sleeps with TX disarmed (a stream flows).")                  \
   X(stream_ticks, kCounter, user, "Times the TX stream timer fired.")                              \
   /* faults and lifecycle */                                                                       \

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import BUILD_KEY, LOGS, SSH_OPTS, image_vm, make_key, run, wait_ssh
+from conftest import BUILD_KEY, LOGS, SSH_OPTS, TOP, image_vm, make_key, run, wait_ssh
 from lib.daemon import Daemon  # tests/system/lib
 from lib.netns import NetNs
 from qemu import Qemu, authorized_keys_args, ivshmem_args  # tests/lib
@@ -28,6 +28,9 @@ MAC = "52:54:00:a1:4c:01"
 NS_IP = "10.99.7.1"
 RANGE = ("10.99.7.100", "10.99.7.150")
 VECTORS = 4
+# the names of `ethtool -S`, from the driver's {name, offset} tables
+VENET_COUNTERS = re.findall(r'VBUS_ENET_[A-Z]{2}_STAT\("(\w+)"',
+                            (TOP / "modules/guest/vbus_enet.c").read_text())
 
 
 class Dnsmasq:
@@ -140,6 +143,15 @@ def test_ssh_over_venet_with_dhcp(booted):
     # and it is the only network device besides loopback
     names = re.findall(r"^\d+: (\S+?):", out.stdout, re.M)
     assert set(names) == {"lo", ifname}
+    # the image carries ethtool (docs/guest-drivers.md's `ethtool -S`): every
+    # counter of vbus_enet's tables, and the DHCP + SSH traffic counted
+    assert len(VENET_COUNTERS) > 10
+    stats = guest(booted, f"ethtool -i {ifname}; ethtool -S {ifname}").stdout
+    print(stats)
+    assert re.search(r"^driver: vbus_enet$", stats, re.M)
+    counters = dict(re.findall(r"^\s+(\w+): (\d+)$", stats, re.M))
+    assert set(counters) == set(VENET_COUNTERS)
+    assert int(counters["rx_packets"]) > 0 and int(counters["tx_packets"]) > 0
 
 
 def test_bulk_transfer_over_venet(booted):

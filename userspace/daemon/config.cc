@@ -99,6 +99,7 @@ void read_daemon(Reader& r, const toml::table& t, DaemonSettings& d) {
   r.fields(t, p, daemon_fields(), d);
   r.problem(t, p, "control_socket", path_problem(d.control_socket, kMaxSocketPath));
   r.problem(t, p, "control_group", text_problem(d.control_group));
+  r.problem(t, p, "socket_group", text_problem(d.socket_group));
   r.problem(t, p, "state_dir", path_problem(d.state_dir));
 }
 

@@ -25,6 +25,7 @@ const char* to_string(Origin o);
 struct DaemonSettings {
   std::string control_socket = "/run/alacrityvm/control.sock";
   std::string control_group = "alacrityvm";
+  std::string socket_group = "alacrityvm";
   std::string state_dir = "/var/lib/alacrityvm";
   std::string log_level = "info";
   unsigned max_instances = 64;

@@ -211,6 +211,8 @@ const std::vector<Field<DaemonSettings>>& daemon_fields() {
       {{"control_socket", T::kString, 0, 0, "", "the JSON-RPC control socket"}, &D::control_socket},
       {{"control_group", T::kString, 0, 0, "", "the group allowed to use the control socket"},
        &D::control_group},
+      {{"socket_group", T::kString, 0, 0, "", "the group given to instance sockets (QEMU's)"},
+       &D::socket_group},
       {{"state_dir", T::kString, 0, 0, "", "where API-created objects are kept (state.json)"},
        &D::state_dir},
       {{"max_instances", T::kUint, 0, kMaxCount, "", "most instances"}, &D::max_instances},

@@ -16,12 +16,13 @@ import re
 import pytest
 
 from lib import env
+from lib.service_daemon import take_over
 from lib.venet import Traffic
 # The legacy link (module scope): used by the last test only, so that one
 # guest runs at a time.
 from test_daemon_handover import TakeoverDaemon
 from test_daemon_handover import link as legacy_link  # noqa: F401 (a fixture)
-from test_daemon_service_handover import ServiceLink, TakeoverService, ctl_json, metrics_text
+from test_daemon_service_handover import ServiceLink, ctl_json, metrics_text
 
 TABLES = ("userspace/venet/venet_counters.h", "userspace/bridge/bridge_counters.h")
 
@@ -131,13 +132,7 @@ def test_service_takeover_keeps_every_counter(service_link, guest_tools, log_dir
     assert api0["vm1/vm1-net0/tx_packets"] > 0 and api0["vm1/bridge/calls"] > 0, api0
     print({k: v for k, v in api0.items() if k.startswith("vm1/vm1-net0/")})
 
-    old = link.daemon
-    new = TakeoverService(old, log_path=log_dir / "takeover.alacrityvmd.log")
-    new.start(wait_listening=False)
-    link.daemon = new  # teardown stops whoever serves
-    new.wait_log(r"takeover: 2 instances and the control socket taken over")
-    assert old.proc.wait(timeout=30) == 0
-    new.wait_log(r"control socket .* \(taken over\)")
+    take_over(link, log_path=log_dir / "takeover.alacrityvmd.log", instances=2)
 
     move_traffic(link, guest_tools, 62)
     api1, prom1, exported1 = service_snapshot(link)

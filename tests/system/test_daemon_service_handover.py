@@ -27,7 +27,8 @@ import pytest
 from lib.avmctl import avmctl
 from lib.guest import Guest
 from lib.netns import NetNs
-from lib.service_daemon import ServiceDaemon
+# TakeoverService: tests/soak/soak.py imports it from here
+from lib.service_daemon import ServiceDaemon, TakeoverService, take_over  # noqa: F401
 from lib.venet import (MAC, NS_IP, PREFIX, TAP, VBUS_PCI_LINK_RUN, VECTORS, Traffic, VenetLink,
                        venet_initramfs_spec)
 from test_daemon_handover import (ABORT, BEGIN, END, HELLO, HEADER, MAGIC, fake_taker, frame,
@@ -41,18 +42,6 @@ name = "cfg1"
 region_size = "1M"
 vectors = 2
 """
-
-
-class TakeoverService(ServiceDaemon):
-    """`alacrityvmd --config F --foreground --takeover` on the old one's files."""
-
-    def __init__(self, old: ServiceDaemon, **kw):
-        # Not ServiceDaemon.__init__: the config file stays as it is.
-        super(ServiceDaemon, self).__init__(old.socket, binary=old.binary, **kw)
-        self.tmp, self.config, self.state_dir = old.tmp, old.config, old.state_dir
-
-    def command_line(self):
-        return super().command_line() + ["--takeover"]
 
 
 def peer_pid(path) -> int:
@@ -222,17 +211,9 @@ def test_takeover_mid_stream(link, guest_tools, module_log_dir):
 
     asker = threading.Thread(target=ask, daemon=True)
     asker.start()
-    new = TakeoverService(old, log_path=module_log_dir / "takeover.alacrityvmd.log")
-    new.start(wait_listening=False)
-    link.daemon = new  # teardown stops whoever serves
-    new.wait_log(r"takeover: 2 instances and the control socket taken over")
-    assert old.proc.wait(timeout=30) == 0
-    old._reader.join(timeout=5)
-    new.wait_log(r"control socket .* \(taken over\)")
+    new = take_over(link, module_log_dir / "takeover.alacrityvmd.log", instances=2)
     stop.set()
     asker.join(timeout=60)
-    assert "stopping without a RESET" in old.log
-    assert "host RESET" not in old.log
     assert answers and not failures, failures
     e_handover = link.ethtool_stats()
 
@@ -265,11 +246,7 @@ def test_takeover_mid_stream(link, guest_tools, module_log_dir):
 
     # And the new one can be replaced the same way.
     assert os.path.exists(link.handover_path)
-    third = TakeoverService(new, log_path=module_log_dir / "takeover2.alacrityvmd.log")
-    third.start(wait_listening=False)
-    link.daemon = third
-    third.wait_log(r"takeover: 2 instances and the control socket taken over")
-    assert new.proc.wait(timeout=30) == 0
+    third = take_over(link, module_log_dir / "takeover2.alacrityvmd.log", instances=2)
     assert peer_pid(third.socket) == third.proc.pid
     ping_both_ways(link)
     assert guest_link_state(link) == before

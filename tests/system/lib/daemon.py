@@ -110,6 +110,15 @@ class Daemon:
                 raise DaemonError(f"{self.socket} did not appear in {timeout}s\n{self.log}")
             time.sleep(0.05)
 
+    def wait_exit(self, timeout: float = DEFAULT_TIMEOUT) -> int:
+        """Waits for the daemon to exit on its own and for the rest of its
+        log; its exit status."""
+        assert self.proc
+        code = self.proc.wait(timeout=timeout)
+        if self._reader:
+            self._reader.join(timeout=5)
+        return code
+
     def stop(self, timeout: float = DEFAULT_TIMEOUT) -> Optional[int]:
         """SIGTERM, wait; SIGKILL if it hangs.  Returns the exit status."""
         if not self.proc:

@@ -13,76 +13,22 @@ import hashlib
 import os
 import re
 import subprocess
-import threading
 import time
 
 import pytest
 
-from conftest import BUILD_KEY, LOGS, SSH_OPTS, TOP, image_vm, make_key, run, wait_ssh
+from conftest import BUILD_KEY, LOGS, SSH_OPTS, image_vm, make_key, run, wait_ssh
+from dnsmasq import Dnsmasq  # tests/images
+from venet_guest import check_ethtool
 from lib.daemon import Daemon  # tests/system/lib
 from lib.netns import NetNs
-from qemu import Qemu, authorized_keys_args, ivshmem_args  # tests/lib
+from qemu import authorized_keys_args, ivshmem_args  # tests/lib
 
 TAP = "avmtap0"
 MAC = "52:54:00:a1:4c:01"
 NS_IP = "10.99.7.1"
 RANGE = ("10.99.7.100", "10.99.7.150")
 VECTORS = 4
-# the names of `ethtool -S`, from the driver's {name, offset} tables
-VENET_COUNTERS = re.findall(r'VBUS_ENET_[A-Z]{2}_STAT\("(\w+)"',
-                            (TOP / "modules/guest/vbus_enet.c").read_text())
-
-
-class Dnsmasq:
-    """dnsmasq in the namespace: DHCP on the TAP only, no DNS, log on stderr."""
-
-    def __init__(self, ns: NetNs, tmp, log_path):
-        self.ns = ns
-        self.tmp = tmp
-        self.log_path = log_path
-        self.lines = []
-        self.proc = None
-
-    def start(self):
-        self.proc = self.ns.popen([
-            "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--port=0",
-            "--no-resolv", "--no-hosts", "--bind-interfaces", f"--interface={TAP}",
-            f"--dhcp-range={RANGE[0]},{RANGE[1]},255.255.255.0,1h", "--log-dhcp",
-            "--log-facility=-", f"--dhcp-leasefile={self.tmp / 'leases'}",
-            f"--pid-file={self.tmp / 'dnsmasq.pid'}", "--user=root", "--group=root"])
-        threading.Thread(target=self._read, daemon=True).start()
-        return self
-
-    def _read(self):
-        with open(self.log_path, "w") as log:
-            for line in self.proc.stdout:
-                self.lines.append(line.rstrip("\n"))
-                log.write(line)
-                log.flush()
-
-    def wait_ack(self, vm: Qemu, timeout: float = 900) -> str:
-        """The address dnsmasq acknowledged for MAC."""
-        rx = re.compile(rf"DHCPACK\({TAP}\) (\S+) {MAC}")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                m = rx.search(line)
-                if m:
-                    return m.group(1)
-            assert self.proc.poll() is None, "dnsmasq exited:\n" + "\n".join(self.lines)
-            assert vm.alive(), f"QEMU exited\n{vm.tail()}"
-            time.sleep(1)
-        raise AssertionError(f"no DHCPACK for {MAC} in {timeout} s\n"
-                             + "\n".join(self.lines[-20:]) + "\n" + vm.tail())
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +46,7 @@ def booted(guest_image, module_tmp):
                         log_path=logs / "alacrityvmd.log").start()
         ns.ip(f"addr add {NS_IP}/24 dev {TAP}")
         ns.ip(f"link set {TAP} up")
-        dnsmasq = Dnsmasq(ns, module_tmp, logs / "dnsmasq.log").start()
+        dnsmasq = Dnsmasq(ns, module_tmp, logs / "dnsmasq.log", TAP, MAC, RANGE).start()
         vm = image_vm(guest_image, logs / "console.log",
                       ["-nic", "none", *ivshmem_args(daemon.socket, VECTORS),
                        *authorized_keys_args(f"{key}.pub")]).start()
@@ -143,15 +89,7 @@ def test_ssh_over_venet_with_dhcp(booted):
     # and it is the only network device besides loopback
     names = re.findall(r"^\d+: (\S+?):", out.stdout, re.M)
     assert set(names) == {"lo", ifname}
-    # the image carries ethtool (docs/guest-drivers.md's `ethtool -S`): every
-    # counter of vbus_enet's tables, and the DHCP + SSH traffic counted
-    assert len(VENET_COUNTERS) > 10
-    stats = guest(booted, f"ethtool -i {ifname}; ethtool -S {ifname}").stdout
-    print(stats)
-    assert re.search(r"^driver: vbus_enet$", stats, re.M)
-    counters = dict(re.findall(r"^\s+(\w+): (\d+)$", stats, re.M))
-    assert set(counters) == set(VENET_COUNTERS)
-    assert int(counters["rx_packets"]) > 0 and int(counters["tx_packets"]) > 0
+    check_ethtool(booted["ssh"], ifname)
 
 
 def test_bulk_transfer_over_venet(booted):

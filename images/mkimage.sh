@@ -72,8 +72,8 @@ if [[ $flavour == guest ]]; then
 		die "no signed repository in $repo or no key $keyring: run make repos"
 	mirrors+=("deb [signed-by=$keyring] file://$repo bookworm main")
 	include+=,dracut,alacrityvm-dracut,alacrityvm-modules-$kver,alacrityvm-archive-keyring
-	# ethtool: docs/guest-drivers.md's `ethtool -S`; a venet-only guest
-	# cannot fetch it before its network works
+	# ethtool: docs/guest-drivers.md's `ethtool -S`; a guest whose only
+	# NIC is venet may have no route to a mirror to fetch it from
 	include+=,ethtool
 	extra+=(--hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount
 		--customize-hook="rmdir -p --ignore-fail-on-non-empty \"\$1$repo\" 2>/dev/null || true")

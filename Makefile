@@ -33,7 +33,7 @@ export AVM_BUILD := $(BUILD)
 .PHONY: all deps userspace modules check check-unit check-modules \
 	check-system lint bench-ring bench soak clean
 
-all: deps userspace modules packages repos images
+all: deps userspace modules cockpit packages repos images
 
 deps:
 	@$(TOP)/scripts/install-deps.sh
@@ -57,7 +57,7 @@ modules: deps
 # at the end.  make -k check goes on after a failed step.
 CHECK_STEPS := all bg:lint-only check-unit check-modules check-kernel-patches check-system \
 	check-packaging check-fuzz check-asan check-hostile check-bench check-ansible \
-	check-images check-integration
+	check-images check-integration check-cockpit
 check:
 	@$(TOP)/scripts/check-steps.sh $(MAKE) $(CHECK_STEPS)
 
@@ -89,13 +89,25 @@ kernel-packages: deps
 #   make check-packaging   lintian, rpmlint, signatures, apt install + DKMS in
 #                          a bookworm root, dnf --installroot, tampering
 .PHONY: packages repos check-packaging
-packages: deps
+packages: deps cockpit
 	JOBS=$(JOBS) AVM_DIST=$(DIST) $(TOP)/packaging/build.sh packages
 repos: packages
 	AVM_DIST=$(DIST) $(TOP)/packaging/build.sh repos
 check-packaging: repos
 	AVM_DIST=$(DIST) $(PYTHON) -m pytest -v -p no:cacheprovider --durations=0 \
 		tests/packaging $(PYTEST_ARGS)
+
+# cockpit/: the web console page of a host (docs/cockpit.md)
+#   make cockpit         build/cockpit/alacrityvm: the page and PatternFly's CSS
+#                        (npm ci into cockpit/node_modules), which the
+#                        alacrityvm-cockpit package ships
+#   make check-cockpit   cockpit-ws (no systemd), alacrityvmd, a software
+#                        guest's traffic and headless chromium (tests/cockpit)
+.PHONY: cockpit check-cockpit
+cockpit: deps
+	$(TOP)/cockpit/build.sh $(BUILD)/cockpit/alacrityvm
+check-cockpit: cockpit userspace
+	$(PYTHON) -m pytest -v -p no:cacheprovider --durations=0 tests/cockpit $(PYTEST_ARGS)
 
 # images/: Debian bookworm guest and host images (docs/images.md)
 #   make images         dist/images/debian-12 (guest: vbus drivers in the

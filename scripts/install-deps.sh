@@ -6,7 +6,10 @@ set -euo pipefail
 here=$(dirname "$(readlink -f "$0")")
 list=${1:-$here/build-deps.txt}
 
-mapfile -t wanted < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$list")
+# A line "a|b" is met by either package; the first is installed when neither
+# is (nodesource's nodejs brings its own npm and conflicts with Debian's).
+mapfile -t entries < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$list")
+IFS='|' read -ra wanted <<<"$(IFS='|' && echo "${entries[*]}")"
 
 # One dpkg-query for the whole list: one per package took 3-14 s, and make
 # check runs this before each of its steps.
@@ -15,8 +18,13 @@ while read -r status pkg; do
 	[[ $status == ii* ]] && installed[$pkg]=1
 done < <(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${wanted[@]}" 2>/dev/null || true)
 missing=()
-for pkg in "${wanted[@]}"; do
-	[[ -n ${installed[$pkg]:-} ]] || missing+=("$pkg")
+for entry in "${entries[@]}"; do
+	IFS='|' read -ra alternatives <<<"$entry"
+	met=0
+	for pkg in "${alternatives[@]}"; do
+		[[ -n ${installed[$pkg]:-} ]] && met=1
+	done
+	((met)) || missing+=("${alternatives[0]}")
 done
 
 if ((${#missing[@]} == 0)); then

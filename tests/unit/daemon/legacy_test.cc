@@ -7,10 +7,11 @@
 #include "daemon/legacy.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <thread>
+
+#include "service_fixture.h"
 
 namespace avm {
 namespace {
@@ -62,39 +63,29 @@ TEST(LegacyOptions, FlagsBecomeTheInstanceDefault) {
   EXPECT_TRUE(taker.legacy_mode());
 }
 
-class LegacyHandoverTest : public ::testing::Test {
+class LegacyHandoverTest : public test::ServiceFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/avm-leg-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   // `alacrityvmd --socket dir/vm.sock --handover-listen dir/ho.sock`.
   ServiceOptions legacy_options() const {
     DaemonOptions o;
-    o.config.socket_path = dir_ + "/vm.sock";
-    o.config.region_size = uint64_t{1} << 20;
-    o.config.vectors = 2;
-    ServiceOptions so;
-    so.config.daemon.control_socket = dir_ + "/control.sock";
-    add_legacy_objects(o, TakeoverOptions{dir_ + "/ho.sock", ""}, so);
-    so.control = false;
-    so.persist = false;
-    return so;
+    o.config.socket_path = path("vm.sock");
+    o.config.region_size = kRegionSize;
+    o.config.vectors = kVectors;
+    return legacy(o, TakeoverOptions{path("ho.sock"), ""});
   }
   // `alacrityvmd --takeover-from dir/@from [--handover-listen dir/@listen]`.
   ServiceOptions taker_options(const std::string& from, const std::string& listen) const {
-    ServiceOptions so;
-    so.config.daemon.control_socket = dir_ + "/control.sock";
-    add_legacy_objects(DaemonOptions{}, TakeoverOptions{listen, from}, so);
+    return legacy(DaemonOptions{}, TakeoverOptions{listen, from});
+  }
+
+ private:
+  ServiceOptions legacy(const DaemonOptions& o, const TakeoverOptions& t) const {
+    ServiceOptions so = opts_;
+    add_legacy_objects(o, t, so);
     so.control = false;
     so.persist = false;
     return so;
   }
-
-  std::string dir_;
 };
 
 TEST_F(LegacyHandoverTest, TheInstanceMovesTwiceThroughTheServicePath) {
@@ -137,16 +128,9 @@ TEST_F(LegacyHandoverTest, TheInstanceMovesTwiceThroughTheServicePath) {
 }
 
 TEST_F(LegacyHandoverTest, ALegacyTakerRefusesAServiceAndItServesOn) {
-  ServiceOptions so;
-  so.config.daemon.control_socket = dir_ + "/control.sock";
-  so.persist = false;
-  InstanceSpec cfg;
-  cfg.name = "cfg1";
-  cfg.region_size = uint64_t{1} << 20;
-  cfg.vectors = 2;
-  cfg.origin = Origin::kConfig;
-  so.config.instances.push_back(cfg);
-  Service service(so);
+  opts_.persist = false;
+  add_config_instance();
+  Service service(opts_);
   ASSERT_TRUE(service.start());
   std::thread serving([&] { ASSERT_TRUE(service.run(-1)); });
 

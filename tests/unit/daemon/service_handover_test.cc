@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "daemon/service.h"
+#include "service_fixture.h"
 
 namespace avm {
 namespace {
@@ -48,26 +49,13 @@ std::string ask(const std::string& path, const std::string& line) {
   return out;
 }
 
-class ServiceHandoverTest : public ::testing::Test {
+class ServiceHandoverTest : public test::ServiceFixture {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/avm-sho-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    opts_.config.daemon.control_socket = dir_ + "/control.sock";
-    opts_.config.daemon.state_dir = dir_ + "/state";
+    ServiceFixture::SetUp();
     opts_.config.daemon.max_region_size = uint64_t{8} << 20;
-    InstanceSpec cfg;
-    cfg.name = "cfg1";
-    cfg.region_size = uint64_t{1} << 20;
-    cfg.vectors = 2;
-    cfg.origin = Origin::kConfig;
-    opts_.config.instances.push_back(cfg);
+    add_config_instance();
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::string dir_;
-  ServiceOptions opts_;
 };
 
 TEST_F(ServiceHandoverTest, EveryInstanceAndTheControlSocketMove) {

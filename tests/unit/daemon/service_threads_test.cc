@@ -4,7 +4,6 @@
 // syscalls, start() reports the real errno and message, and an operation
 // called off the service loop's thread while it runs is an ownership bug.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -12,6 +11,7 @@
 
 #include "bridge/io_thread.h"
 #include "daemon/service.h"
+#include "service_fixture.h"
 
 namespace avm {
 namespace {
@@ -24,20 +24,7 @@ int open_fds() {
   return n;
 }
 
-class ServiceThreadsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/avm-sth-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    opts_.config.daemon.control_socket = dir_ + "/control.sock";
-    opts_.config.daemon.state_dir = dir_ + "/state";
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::string dir_;
-  ServiceOptions opts_;
-};
+using ServiceThreadsTest = test::ServiceFixture;
 
 // It used to create its event loop (an epoll fd and two eventfds) here.
 TEST_F(ServiceThreadsTest, ConstructionMakesNoSyscalls) {
@@ -93,7 +80,7 @@ TEST_F(ServiceThreadsTest, AnOperationOffTheLoopThreadIsAnOwnershipBug) {
           InstanceSpec spec;
           spec.name = "vm" + std::to_string(i);
           spec.socket = dir_ + "/" + spec.name + ".sock";
-          spec.region_size = uint64_t{1} << 20;
+          spec.region_size = kRegionSize;
           (void)s.create_instance(spec);
           std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
@@ -108,8 +95,8 @@ TEST_F(ServiceThreadsTest, TheInstanceThreadIsNamed) {
   InstanceConfig c;
   c.name = "vm7";
   c.socket_path = dir_ + "/vm7.sock";
-  c.region_size = uint64_t{1} << 20;
-  c.vectors = 2;
+  c.region_size = kRegionSize;
+  c.vectors = kVectors;
   Instance inst(c);
   ASSERT_TRUE(inst.start());
   std::string name;

@@ -7,8 +7,9 @@
 # from the working tree (packaging changes can be tried before committing);
 # AVM_SOURCE=worktree takes every file git knows about or would (tracked and
 # untracked, not ignored) from the working tree instead.  Added to it:
-# packaging/generated/, the exported public key (packaging/keys.sh) and the
-# repository definitions filled in from packaging/repo/*.in.
+# packaging/generated/, the exported public key (packaging/keys.sh), the
+# repository definitions filled in from packaging/repo/*.in and the built
+# Cockpit page (cockpit/alacrityvm).
 set -euo pipefail
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 
@@ -58,6 +59,13 @@ for in in "$AVM_PKG_DIR"/repo/*.in; do
 	out=$gen/$(basename "$in" .in)
 	sed -e "s|@REPO_URL@|$AVM_REPO_URL|g" -e "s|@VERSION@|$AVM_VERSION|g" "$in" >"$out"
 done
+
+# The Cockpit page as `make cockpit` built it (cockpit/build.sh: the npm
+# tools do not run inside the package builds), for alacrityvm-cockpit.
+page=$AVM_BUILD/cockpit/alacrityvm
+[[ -s $page/manifest.json ]] || die "no Cockpit page in $page: run make cockpit"
+mkdir -p "$gen/cockpit"
+cp -a "$page" "$gen/cockpit/"
 
 tar -C "$AVM_PKG_BUILD/src" --sort=name --mtime="@$SOURCE_DATE_EPOCH" \
 	--owner=0 --group=0 --numeric-owner -cf - "$name" |

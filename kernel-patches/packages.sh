@@ -20,8 +20,8 @@ targets into \$DIST/kernel/:
         binrpm-pkg: kernel and kernel-headers .rpms
 
 Every package set is checked to contain vbus_pci.ko and vbus_enet.ko,
-and the .deb's kernel is booted in QEMU with those drivers talking to a
-fake host (boot-test.sh; -n skips it).
+and the .deb's kernel is booted in QEMU with those drivers talking to
+alacrityvmd (boot-test.sh, modules/guest/smoke/smoke.py; -n skips it).
 A full kernel build takes long (about an hour on 2 busy cores; rpm-pkg
 runs 'make clean' and builds everything again inside rpmbuild).  When
 the stamp in \$DIST/kernel matches the series and this script, nothing is

@@ -20,7 +20,7 @@ import time
 import pytest
 
 import lib.venet as venet
-from lib.daemon import Daemon
+from lib.daemon import LegacyTakeoverDaemon as TakeoverDaemon
 from lib.venet import GUEST_IP, NS_IP, TAP, VBUS_PCI_LINK_RUN, Traffic, VenetLink
 
 MAGIC = 0x484D5641
@@ -28,19 +28,6 @@ HEADER = struct.Struct("<IHHIIII")
 HELLO, BEGIN, END, READY, ABORT = 1, 2, 5, 6, 9
 STREAM_BYTES = 24 << 20
 RATE = "24mbit"
-
-
-class TakeoverDaemon(Daemon):
-    """`alacrityvmd --takeover-from H`: no --socket, it adopts the old one's."""
-
-    def __init__(self, handover: str, listen: str, **kw):
-        super().__init__(kw.pop("socket"), **kw)
-        self.handover = handover
-        self.listen = listen
-
-    def command_line(self):
-        return [str(self.binary), "--foreground", "--takeover-from", self.handover,
-                "--handover-listen", self.listen]
 
 
 @pytest.fixture(scope="module")

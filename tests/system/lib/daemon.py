@@ -5,6 +5,8 @@
     d.wait_log(r"listening on")          # regex on the stderr log
     ...
     d.stop()                              # SIGTERM; returns the exit status
+
+LegacyTakeoverDaemon is `--takeover-from` (the legacy hand-over).
 """
 
 import re
@@ -139,3 +141,17 @@ class Daemon:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class LegacyTakeoverDaemon(Daemon):
+    """`alacrityvmd --takeover-from H [--handover-listen L]`: no --socket,
+    it adopts the old one's (docs/handover.md)."""
+
+    def __init__(self, handover: Union[str, Path], listen: Union[str, Path] = "", **kw):
+        super().__init__(kw.pop("socket"), **kw)
+        self.handover = str(handover)
+        self.listen = str(listen)
+
+    def command_line(self) -> List[str]:
+        cmd = [str(self.binary), "--foreground", "--takeover-from", self.handover]
+        return cmd + (["--handover-listen", self.listen] if self.listen else [])

@@ -6,9 +6,10 @@
            (`avm-hostile good`) moving frames through it, two throwaway users
            (one in the group, one not) and the built page on a data path
            cockpit-bridge reads.  Removed at teardown, also after a failure.
-  browser  browser(user) -> a Page: cockpit-ws --no-tls --local-session run
-           as that user (no systemd, no login) and headless chromium through
-           chromedriver and selenium; screenshots and logs in LOG_DIR.
+  browser  browser(user, bin_dir=None) -> a Page: cockpit-ws --no-tls
+           --local-session run as that user (no systemd, no login; bin_dir
+           first on its PATH) and headless chromium through chromedriver and
+           selenium; screenshots and logs in LOG_DIR.
 """
 
 import importlib.util
@@ -122,7 +123,7 @@ class Host:
 class Page:
     """cockpit-ws as `user` and a headless chromium on the page."""
 
-    def __init__(self, host: Host, user: str):
+    def __init__(self, host: Host, user: str, bin_dir: Optional[Path] = None):
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
 
@@ -133,7 +134,8 @@ class Page:
         pw = pwd.getpwnam(user)
         environ = {
             "HOME": pw.pw_dir, "USER": user, "LANG": "C.UTF-8",
-            "PATH": f"{AVMCTL.parent}:/usr/bin:/bin:/usr/sbin:/sbin",
+            "PATH": ":".join(([str(bin_dir)] if bin_dir else [])
+                             + [str(AVMCTL.parent), "/usr/bin:/bin:/usr/sbin:/sbin"]),
             "XDG_DATA_DIRS": f"{host.tmp / 'data'}:/usr/share",
             "AVMCTL_SOCKET": str(host.daemon.socket),
         }
@@ -222,8 +224,8 @@ def host():
 def browser(host):
     pages = []
 
-    def start(user: str) -> Page:
-        p = Page(host, user)
+    def start(user: str, bin_dir: Optional[Path] = None) -> Page:
+        p = Page(host, user, bin_dir)
         pages.append(p)
         return p
 

@@ -10,9 +10,11 @@ here=$(dirname "$(readlink -f "$0")")
 out=${1:-${AVM_BUILD:-$here/../build}/cockpit/alacrityvm}
 pf=$here/node_modules/@patternfly/patternfly
 
-# npm ci only when the lock file changed since the last install.
+# npm ci only when the lock file changed since the last install; its cache
+# in the build tree, not in ~/.npm (make leaves the machine as it was).
 if [[ ! $here/node_modules/.package-lock.json -nt $here/package-lock.json ]]; then
-	npm ci --prefix "$here" --no-audit --no-fund --loglevel=error
+	npm ci --prefix "$here" --cache "$(dirname "$out")/npm-cache" --no-update-notifier \
+		--no-audit --no-fund --loglevel=error
 fi
 
 rm -rf "$out"

@@ -57,22 +57,6 @@ bool sleep_on(const EventFd& efd, Stats* s) {
   return false;
 }
 
-void fill_message(uint8_t* buf, uint32_t size, uint64_t seq) {
-  std::memcpy(buf, &seq, std::min<uint32_t>(size, sizeof seq));
-  if (size > sizeof seq) {
-    std::memset(buf + sizeof seq, static_cast<int>(seq), size - sizeof seq);
-  }
-}
-
-bool take_message(const uint8_t* buf, uint32_t size, uint64_t seq) {
-  uint8_t copy[65536];
-  const uint32_t n = std::min<uint32_t>(size, sizeof copy);
-  std::memcpy(copy, buf, n);
-  uint64_t got = 0;
-  std::memcpy(&got, copy, std::min<uint32_t>(n, sizeof got));
-  return n < sizeof got || got == seq;
-}
-
 PairResult run_pair(Transport& t, uint64_t msgs) {
   Stats* s = t.stats();
   AVM_CHECK(s != nullptr);

@@ -9,6 +9,9 @@
 //  - the consumer drains in batches of kBatch, completes, signals (if the
 //    scheme says so), busy-polls kSpin more rounds, then asks for a
 //    notification and sleeps on the "doorbell" eventfd.
+// Both consumers check what arrives with RingChecker (the ring tests'
+// checker, userspace/testing/ring_checker.h); the vbus one is
+// consume_ring() itself.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +19,7 @@
 
 #include "lib/eventfd.h"
 #include "lib/region.h"
+#include "testing/ring_checker.h"
 
 namespace avm::bench {
 
@@ -86,10 +90,15 @@ PairResult run_pair(Transport& t, uint64_t msgs);
 // gave up.
 bool sleep_on(const EventFd& efd, Stats* s);
 
-// The message the producer writes: a sequence number, then filler.
-void fill_message(uint8_t* buf, uint32_t size, uint64_t seq);
-// What the consumer does with it: copies it out (like a backend writing a
-// tap) and checks the sequence number.
-bool take_message(const uint8_t* buf, uint32_t size, uint64_t seq);
+// The message the producer writes (userspace/testing/ring_message.h,
+// without a checksum): @size bytes, one buffer.
+inline void fill_message(uint8_t* buf, uint32_t size, uint64_t seq, uint64_t total) {
+  ring_msg_fill(buf, size, seq, 1, seq + 1 == total, 0);
+}
+// Messages that arrived out of order, cut or split (RingChecker's verdict;
+// the consumers copy every byte out, like a backend writing a TAP).
+inline uint64_t bad_messages(const RingCheck& c) {
+  return c.bad_seq + c.bad_segments + c.bad_sum;
+}
 
 }  // namespace avm::bench

@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "lib/bridge_layout.h"
-#include "lib/host_queue.h"
 #include "testing/guest_queue.h"
 
 namespace avm::bench {
@@ -42,58 +41,21 @@ void VbusTransport::reset() {
 }
 
 void VbusTransport::consume(Stats* s) {
-  const QueueView v = view();
-  HostQueue host(v);
-  std::vector<HostDesc> batch(kBatch);
-  uint64_t received = 0;
-  uint64_t bad = 0;
-  bool failed = false;
-  auto drain = [&] {
-    while (!failed) {
-      auto n = host.poll(batch);
-      if (!n) {
-        failed = true;
-        return;
-      }
-      if (*n == 0) {
-        return;
-      }
-      for (size_t i = 0; i < *n; i++) {
-        auto buf = host.buffer(batch[i]);
-        if (!take_message(buf.data(), static_cast<uint32_t>(buf.size()), received)) {
-          bad++;
-        }
-        received++;
-        host.complete(batch[i], batch[i].len());
-      }
-      if (host.notify_guest()) {
-        irq().signal();
-      }
-    }
-  };
-  uint64_t sleeps = 0;
-  while (!failed && received < s->total) {
-    host.to_host().handle(drain);
-    host.to_host().disarm();
-    // Busy-poll the ring itself; arm() below re-checks dirty.
-    for (int i = 0; i < kSpin && received < s->total; i++) {
-      drain();
-    }
-    if (received >= s->total) {
-      break;
-    }
-    if (host.to_host().arm()) {
-      continue;
-    }
-    sleeps++;
-    if (!sleep_on(doorbell(), s)) {
-      break;
-    }
-  }
-  s->received = received;
-  s->bad = bad + (failed ? 1 : 0);
-  s->irqs = host.to_guest().counters().sent;
-  s->host_sleeps = sleeps;
+  RingConsumerOptions o;
+  o.total = s->total;
+  o.batch = kBatch;
+  // Busy-poll the ring itself after every pass; arm() re-checks dirty.
+  o.poll_one_in = 1;
+  o.poll_rounds = kSpin;
+  o.poll_ring = true;
+  o.verify_sum = false;
+  o.wait_doorbell = [&] { return sleep_on(doorbell(), s); };
+  o.raise_irq = [&] { irq().signal(); };
+  const RingCheck c = consume_ring(view(), o);
+  s->received = c.received;
+  s->bad = bad_messages(c) + (c.fault ? 1 : 0);
+  s->irqs = c.irqs_rung;
+  s->host_sleeps = c.sleeps;
 }
 
 void VbusTransport::produce(Stats* s) {
@@ -126,7 +88,7 @@ void VbusTransport::produce(Stats* s) {
         break;
       }
     }
-    fill_message(guest.next_buffer().data(), msg_size_, seq);
+    fill_message(guest.next_buffer().data(), msg_size_, seq, s->total);
     guest.post(msg_size_);
     if (guest.kick()) {
       doorbell().signal();

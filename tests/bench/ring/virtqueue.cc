@@ -89,7 +89,8 @@ void VirtqueueTransport::consume(Stats* s) {
   uint16_t used = 0;
   uint16_t signalled = 0;  // used idx at the last signal decision
   uint64_t received = 0;
-  uint64_t bad = 0;
+  uint64_t bad = 0;  // descriptors outside the pool, a bad avail index
+  RingChecker check(false);
   uint64_t irqs = 0;
   uint64_t sleeps = 0;
 
@@ -114,7 +115,9 @@ void VirtqueueTransport::consume(Stats* s) {
       const uint64_t pool_end = l_.pool + uint64_t{vr.num} * msg_size_;
       const bool valid =
           head < vr.num && d.addr >= l_.pool && d.addr <= pool_end && d.len <= pool_end - d.addr;
-      if (!valid || !take_message(region().data() + d.addr, d.len, received)) {
+      if (valid) {
+        check.take({region().data() + d.addr, d.len}, false);
+      } else {
         ++bad;
       }
       received++;
@@ -161,7 +164,7 @@ void VirtqueueTransport::consume(Stats* s) {
     }
   }
   s->received = received;
-  s->bad = bad;
+  s->bad = bad + bad_messages(check.result());
   s->irqs = irqs;
   s->host_sleeps = sleeps;
 }
@@ -214,7 +217,7 @@ void VirtqueueTransport::produce(Stats* s) {
     }
     const uint16_t slot = avail & mask;
     uint8_t* buf = vr.pool + uint64_t{slot} * msg_size_;
-    fill_message(buf, msg_size_, seq);
+    fill_message(buf, msg_size_, seq, s->total);
     write_once(vr.desc[slot].addr, l_.pool + uint64_t{slot} * msg_size_);
     write_once(vr.desc[slot].len, msg_size_);
     write_once(vr.desc[slot].flags, uint16_t{0});

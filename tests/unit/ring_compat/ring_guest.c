@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The producer of the ring_compat test: modules/guest/vbus_ring.c's guest
+ * The kernel producer of the ring stress test: modules/guest/vbus_ring.c's guest
  * endpoint, driven the way vbus_enet drives its TX queue:
  *  - fill entries with vbus_ring_set(), publish them with
  *    vbus_ring_commit(), ring the doorbell when vbus_shm_signal_notify()
@@ -14,12 +14,14 @@
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "vbus_bus.h"
 #include "ring_guest.h"
+#include "testing/ring_message.h"
 
 struct guest {
 	struct vbus_ring ring;
@@ -145,6 +147,30 @@ static void kick(struct guest *g)
 	}
 }
 
+/* Submit message @seq of @n segments (ring_message.h) from @msg. */
+static void submit(struct guest *g, u8 *msg, u32 n, u64 seq, int last, u32 *rng)
+{
+	const u32 buf = g->ring.buf_size;
+	const u32 min_len = n == 1 ? (u32)sizeof(struct ring_msg_header) :
+				     (n - 1) * buf + 1;
+	u32 len, k;
+
+	*rng ^= *rng << 13;	/* xorshift32 */
+	*rng ^= *rng >> 17;
+	*rng ^= *rng << 5;
+	len = min_len + *rng % (n * buf - min_len + 1);
+	ring_msg_fill(msg, len, seq, (uint16_t)n, last, 1);
+	for (k = 0; k < n; k++) {
+		u32 slot = (g->ring.head + k) & g->ring.mask;
+		u32 seg = len - k * buf < buf ? len - k * buf : buf;
+
+		memcpy(vbus_ring_buf(&g->ring, slot), msg + k * buf, seg);
+		g->lens[slot] = seg;
+		vbus_ring_set(&g->ring, k, k + 1 < n ? VBUS_DESC_F_NEXT : 0, seg);
+	}
+	vbus_ring_commit(&g->ring, n);
+}
+
 int ring_compat_guest_run(void *area, const struct vbus_queue_desc *qd,
 			  uint64_t msgs, uint32_t max_chain, uint32_t seed,
 			  const struct ring_compat_wake *wake, int wait_ms,
@@ -162,55 +188,44 @@ int ring_compat_guest_run(void *area, const struct vbus_queue_desc *qd,
 		.out = out,
 	};
 	u32 lens[VBUS_RING_MAX_ENTRIES];
-	uint64_t msg, desc = 0;
+	uint64_t seq;
 	u32 rng = seed | 1;
+	u8 *msg;
+	int ret = 0;
 
 	memset(out, 0, sizeof(*out));
 	g.lens = lens;
 	if (vbus_ring_init(&g.ring, &vdev, 0))
 		return fail(&g, "vbus_ring_init", 0);
-	if (g.ring.buf_size < sizeof(struct ring_compat_payload))
+	if (g.ring.buf_size < sizeof(struct ring_msg_header))
 		return fail(&g, "pool buffers too small", g.ring.buf_size);
 	if (max_chain < 1 || max_chain > g.ring.num)
 		return fail(&g, "max_chain", max_chain);
+	msg = malloc((size_t)max_chain * g.ring.buf_size);
+	if (!msg)
+		return fail(&g, "malloc", 0);
 
-	for (msg = 0; msg < msgs; msg++) {
-		u32 n, k;
+	for (seq = 0; seq < msgs && !ret; seq++) {
+		u32 n;
 
-		rng ^= rng << 13;	/* xorshift32 */
+		rng ^= rng << 13;
 		rng ^= rng >> 17;
 		rng ^= rng << 5;
 		n = 1 + rng % max_chain;
-		if (vbus_ring_free_slots(&g.ring) < n && wait_slots(&g, n))
-			return -1;
-		for (k = 0; k < n; k++) {
-			u32 slot = (g.ring.head + k) & g.ring.mask;
-			u32 len = sizeof(struct ring_compat_payload) +
-				  (u32)(desc % (g.ring.buf_size -
-						sizeof(struct ring_compat_payload) + 1));
-			struct ring_compat_payload p = {
-				.desc = desc++,
-				.msg = msg,
-				.chain_len = n,
-				.chain_index = k,
-				.last = msg + 1 == msgs,
-				.len = len,
-			};
-
-			memcpy(vbus_ring_buf(&g.ring, slot), &p, sizeof(p));
-			lens[slot] = len;
-			vbus_ring_set(&g.ring, k, k + 1 < n ? VBUS_DESC_F_NEXT : 0,
-				      len);
+		if (vbus_ring_free_slots(&g.ring) < n && wait_slots(&g, n)) {
+			ret = -1;
+			break;
 		}
-		vbus_ring_commit(&g.ring, n);
+		submit(&g, msg, n, seq, seq + 1 == msgs, &rng);
 		out->descs += n;
 		out->msgs++;
 		kick(&g);
 		if (out->error)
-			return -1;
+			ret = -1;
 	}
+	free(msg);
 	/* Every descriptor used before we return */
-	if (wait_slots(&g, g.ring.num))
-		return -1;
-	return 0;
+	if (!ret && wait_slots(&g, g.ring.num))
+		ret = -1;
+	return ret;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The producer side of the ring_compat test, in C: the kernel's guest ring
- * code (modules/guest/vbus_ring.c and <linux/vbus_shm_signal.h>, built in
- * userspace) used as vbus_enet uses it.  Plain C types only: the C++ test
+ * The kernel producer of the ring stress test (tests/unit/lib), in C: the
+ * kernel's guest ring code (modules/guest/vbus_ring.c and
+ * <linux/vbus_shm_signal.h>, built in userspace) used as vbus_enet uses it,
+ * sending ring_message.h's messages.  Plain C types only: the C++ test
  * includes this too.
  */
 #ifndef RING_COMPAT_RING_GUEST_H
@@ -15,16 +16,6 @@ extern "C" {
 #endif
 
 struct vbus_queue_desc;
-
-/* What every descriptor's buffer starts with. */
-struct ring_compat_payload {
-	uint64_t desc;		/* descriptor number, from 0 */
-	uint64_t msg;		/* message (chain) number, from 0 */
-	uint32_t chain_len;	/* descriptors in this chain */
-	uint32_t chain_index;	/* this one's place in it */
-	uint32_t last;		/* the last message of the run */
-	uint32_t len;		/* what the descriptor's len says */
-};
 
 struct ring_compat_guest_result {
 	uint64_t msgs;		/* messages submitted */
@@ -51,8 +42,8 @@ struct ring_compat_wake {
 };
 
 /*
- * Run the guest: submit @msgs messages, chains of 1..@max_chain
- * descriptors (seeded by @seed), through the queue @qd inside the device
+ * Run the guest: submit @msgs messages (userspace/testing/ring_message.h,
+ * the last one flagged), chains of 1..@max_chain descriptors (seeded by @seed), through the queue @qd inside the device
  * area @area, ringing and waiting through @wake.  Waits until the host has
  * used every descriptor.  Any wait longer than @wait_ms fails.
  * Return: 0, or -1 with @out->why set.

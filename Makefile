@@ -139,33 +139,33 @@ check-integration: repos check-ansible
 	AVM_DIST=$(DIST) $(PYTHON) -m pytest -v -p no:cacheprovider --durations=0 \
 		tests/integration $(PYTEST_ARGS)
 
-# tests/fuzz: libFuzzer targets and sanitizers (docs/security.md)
+# tests/fuzz: libFuzzer targets and sanitizers (docs/security.md).  One clang
+# build in build/asan serves the three (AVM_FUZZ=ON): the whole userspace
+# with ASan+UBSan, -g1; the libraries and fuzz targets at -O1 and with
+# libFuzzer's coverage, the fuzz targets linked with libFuzzer; the tests and
+# tools at -O0 (clang -O0: about a third of gcc -O1 -g's build time).
 #   make fuzz          each fuzz target for FUZZ_SECONDS (default 60); the
-#                      corpus grows in build/fuzz/work
+#                      corpus grows in build/asan/work
 #   make check-fuzz    replay the seed corpora, then FUZZ_CHECK_SECONDS
 #                      (default 10) of fuzzing per target
-#   make check-asan    the whole userspace with ASan+UBSan (clang, -O0 -g1:
-#                      about a third of gcc -O1 -g's build time) in build/asan,
-#                      and all of ctest there
-FUZZ_BUILD := $(BUILD)/fuzz
-ASAN_BUILD := $(BUILD)/asan
+#   make check-asan    builds all of build/asan and runs all of ctest there
+SAN_BUILD := $(BUILD)/asan
 FUZZ_SECONDS ?= 60
 FUZZ_CHECK_SECONDS ?= 10
-.PHONY: fuzz fuzz-build check-fuzz check-asan
-fuzz-build: deps
-	cmake -S $(TOP) -B $(FUZZ_BUILD) -DAVM_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-		-DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14
-	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target avm_fuzzers
-fuzz: fuzz-build
-	FUZZ_SECONDS=$(FUZZ_SECONDS) $(TOP)/tests/fuzz/run.sh fuzz $(FUZZ_BUILD)
-check-fuzz: fuzz-build
-	FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS) $(TOP)/tests/fuzz/run.sh check $(FUZZ_BUILD)
-check-asan: deps
-	cmake -S $(TOP) -B $(ASAN_BUILD) -DAVM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+.PHONY: fuzz fuzz-build san-configure check-fuzz check-asan
+san-configure: deps
+	cmake -S $(TOP) -B $(SAN_BUILD) -DAVM_SANITIZE=ON -DAVM_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug \
 		-DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
 		-DCMAKE_C_FLAGS_DEBUG="-g1 -O0" -DCMAKE_CXX_FLAGS_DEBUG="-g1 -O0"
-	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	ctest --test-dir $(ASAN_BUILD) --output-on-failure $(CTEST_ARGS)
+fuzz-build: san-configure
+	cmake --build $(SAN_BUILD) -j $(JOBS) --target avm_fuzzers
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(TOP)/tests/fuzz/run.sh fuzz $(SAN_BUILD)
+check-fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS) $(TOP)/tests/fuzz/run.sh check $(SAN_BUILD)
+check-asan: san-configure
+	cmake --build $(SAN_BUILD) -j $(JOBS)
+	ctest --test-dir $(SAN_BUILD) --output-on-failure $(CTEST_ARGS)
 
 check-system: userspace modules
 	$(PYTHON) -m pytest -v -p no:cacheprovider tests/system $(PYTEST_ARGS)

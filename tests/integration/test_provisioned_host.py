@@ -73,6 +73,7 @@ def test_config_file_matches_the_variables(host, test_vars):
     assert conf["daemon"] == {
         "control_socket": SOCKET,
         "control_group": "alacrityvm",
+        "socket_group": "alacrityvm",
         "state_dir": "/var/lib/alacrityvm",
         "log_level": test_vars["alacrityvm_host_log_level"],
         "max_instances": test_vars["alacrityvm_host_max_instances"],

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 // The statistics of a bridge instance (bridge/stat_table.h): the bridge
-// state machine's (BridgeCounters, made from AVM_BRIDGE_STATS), the event
-// queue's (EventQueueCounters) and the call channel's (CallCounters).
-// Each has one table the API JSON, Prometheus, the stats line and the
-// hand-over are made from; the struct is checked against it at compile time.
+// state machine's (BridgeCounters, AVM_BRIDGE_STATS below), the event
+// queue's (EventQueueCounters, AVM_EVENT_QUEUE_STATS in event_queue.h) and
+// the call channel's (CallCounters, AVM_CALL_STATS in call_server.h).
+// Each X-macro makes its struct and its table, which the API JSON,
+// Prometheus, the stats line and the hand-over (export, and
+// EventQueue/CallServer::add_counters) are made from; the struct is
+// checked against the table at compile time.
 #pragma once
 
 #include <cstdint>
@@ -29,14 +32,11 @@
 namespace avm {
 
 struct BridgeCounters {
-#define AVM_BRIDGE_STAT_MEMBER(name, kind, help) uint64_t name = 0;
-  AVM_BRIDGE_STATS(AVM_BRIDGE_STAT_MEMBER)
-#undef AVM_BRIDGE_STAT_MEMBER
+  AVM_BRIDGE_STATS(AVM_STAT_MEMBER)
 };
 
 inline constexpr StatField<BridgeCounters> kBridgeStats[] = {
-#define AVM_BRIDGE_STAT_FIELD(name, kind, help) \
-  {#name, &BridgeCounters::name, StatKind::kind, help},
+#define AVM_BRIDGE_STAT_FIELD(name, kind, help) AVM_STAT_FIELD(BridgeCounters, name, kind, help)
     AVM_BRIDGE_STATS(AVM_BRIDGE_STAT_FIELD)
 #undef AVM_BRIDGE_STAT_FIELD
 };
@@ -63,31 +63,19 @@ struct BridgeCounterSet {
   }
 };
 
-// Names as in the hand-over state; the API and Prometheus say evq_<name>.
+// The event queue's (AVM_EVENT_QUEUE_STATS, event_queue.h).
 inline constexpr StatField<EventQueueCounters> kEventQueueStats[] = {
-    {"posted", &EventQueueCounters::posted, StatKind::kCounter, "Events written to the ring."},
-    {"overflows", &EventQueueCounters::overflows, StatKind::kCounter,
-     "Events dropped: the ring was full."},
-    {"bad_consumed", &EventQueueCounters::bad_consumed, StatKind::kCounter,
-     "Events dropped: the guest's consumed index was garbage."},
-    {"disabled_drops", &EventQueueCounters::disabled_drops, StatKind::kCounter,
-     "Events dropped: the bridge was not RUN."},
-    {"interrupts", &EventQueueCounters::interrupts, StatKind::kCounter, "Interrupts raised."},
-    {"interrupts_no_sink", &EventQueueCounters::interrupts_no_sink, StatKind::kCounter,
-     "Interrupts the signal asked for with no guest connected."},
-    {"suppressed", &EventQueueCounters::suppressed, StatKind::kCounter,
-     "Interrupts not raised: the signal said no need."},
+#define AVM_EVQ_STAT_FIELD(name, kind, help) AVM_STAT_FIELD(EventQueueCounters, name, kind, help)
+    AVM_EVENT_QUEUE_STATS(AVM_EVQ_STAT_FIELD)
+#undef AVM_EVQ_STAT_FIELD
 };
 static_assert(covers_each_member_once(kEventQueueStats));
 
-// Names as in the hand-over state; the API and Prometheus say calls,
-// call_errors, call_bad_len (call_key()).
+// The call channel's (AVM_CALL_STATS, call_server.h).
 inline constexpr StatField<CallCounters> kCallStats[] = {
-    {"calls", &CallCounters::calls, StatKind::kCounter, "Call-channel requests answered."},
-    {"errors", &CallCounters::errors, StatKind::kCounter,
-     "Call-channel requests answered with a non-zero status."},
-    {"bad_len", &CallCounters::bad_len, StatKind::kCounter,
-     "Call-channel requests with req_len over VBUS_CALL_DATA_SIZE."},
+#define AVM_CALL_STAT_FIELD(name, kind, help) AVM_STAT_FIELD(CallCounters, name, kind, help)
+    AVM_CALL_STATS(AVM_CALL_STAT_FIELD)
+#undef AVM_CALL_STAT_FIELD
 };
 static_assert(covers_each_member_once(kCallStats));
 

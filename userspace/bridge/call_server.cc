@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "bridge/bridge_counters.h"
 #include "lib/shared_word.h"
 
 namespace avm {
@@ -29,9 +30,7 @@ Status CallServer::resume(const std::vector<uint32_t>& answered) {
 }
 
 void CallServer::add_counters(const CallCounters& c) {
-  c_.calls += c.calls;
-  c_.errors += c.errors;
-  c_.bad_len += c.bad_len;
+  add_each_counter(c_, c, kCallStats);
 }
 
 size_t CallServer::service() {

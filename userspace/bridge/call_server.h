@@ -22,6 +22,7 @@
 
 #include "bridge/device.h"
 #include "bridge/event_queue.h"
+#include "bridge/stat_table.h"
 
 namespace avm {
 
@@ -33,10 +34,19 @@ struct CallRequest {
   std::vector<uint8_t> data;  // req_len bytes, <= VBUS_CALL_DATA_SIZE
 };
 
+// The call channel's statistics (bridge/stat_table.h), one row each:
+// CallCounters and kCallStats (bridge_counters.h) are made from them.
+// Names as in the hand-over state; the API and Prometheus say calls,
+// call_errors, call_bad_len (call_key()).
+// NOLINTBEGIN(bugprone-macro-parentheses): the columns are names, not expressions
+#define AVM_CALL_STATS(X)                                                       \
+  X(calls, kCounter, "Call-channel requests answered.")                         \
+  X(errors, kCounter, "Call-channel requests answered with a non-zero status.") \
+  X(bad_len, kCounter, "Call-channel requests with req_len over VBUS_CALL_DATA_SIZE.")
+// NOLINTEND(bugprone-macro-parentheses)
+
 struct CallCounters {
-  uint64_t calls = 0;    // requests answered
-  uint64_t errors = 0;   // answered with a non-zero status
-  uint64_t bad_len = 0;  // req_len > VBUS_CALL_DATA_SIZE
+  AVM_CALL_STATS(AVM_STAT_MEMBER)
 };
 
 class CallServer {

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "bridge/bridge_counters.h"
 #include "bridge/counter.h"
 #include "lib/shared_word.h"
 
@@ -157,13 +158,7 @@ void EventQueue::resume(const Position& p) {
 
 void EventQueue::add_counters(const EventQueueCounters& c) {
   std::lock_guard lock(mu_);
-  c_.posted += c.posted;
-  c_.overflows += c.overflows;
-  c_.bad_consumed += c.bad_consumed;
-  c_.disabled_drops += c.disabled_drops;
-  c_.interrupts += c.interrupts;
-  c_.interrupts_no_sink += c.interrupts_no_sink;
-  c_.suppressed += c.suppressed;
+  add_each_counter(c_, c, kEventQueueStats);
 }
 
 uint32_t EventQueue::produced() const {

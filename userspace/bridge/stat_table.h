@@ -7,9 +7,15 @@
 // new process measures it again).
 //
 // An object's statistics are a struct of uint64_t, and its table names
-// each member once; covers_each_member_once() checks that at compile time:
+// each member once; covers_each_member_once() checks that at compile time.
+// Both are made from one X-macro of rows X(name, kCounter or kGauge, help),
+// so adding a statistic is one row (call_server.h):
 //
-//   inline constexpr StatField<CallCounters> kCallStats[] = {...};
+//   #define AVM_CALL_STATS(X) X(calls, kCounter, "...") X(errors, ...)
+//   struct CallCounters { AVM_CALL_STATS(AVM_STAT_MEMBER) };
+//   inline constexpr StatField<CallCounters> kCallStats[] = {
+//   #define AVM_CALL_STAT_FIELD(name, kind, help) AVM_STAT_FIELD(CallCounters, name, kind, help)
+//       AVM_CALL_STATS(AVM_CALL_STAT_FIELD)};
 //   static_assert(covers_each_member_once(kCallStats));
 #pragma once
 
@@ -20,6 +26,12 @@
 #include <string_view>
 
 namespace avm {
+
+// NOLINTBEGIN(bugprone-macro-parentheses): the columns are names, not expressions
+// A row's member and its table entry.
+#define AVM_STAT_MEMBER(name, kind, help) uint64_t name = 0;
+#define AVM_STAT_FIELD(Stats, name, kind, help) {#name, &Stats::name, ::avm::StatKind::kind, help},
+// NOLINTEND(bugprone-macro-parentheses)
 
 enum class StatKind { kCounter, kGauge };
 
@@ -59,6 +71,17 @@ nlohmann::json stats_to_json(const Stats& s, const StatField<Stats> (&table)[N],
     }
   }
   return j;
+}
+
+// Adds @from's counters to @to (a predecessor's, after a hand-over);
+// gauges stay as they are (the new process measures them).
+template <class Stats, size_t N>
+void add_each_counter(Stats& to, const Stats& from, const StatField<Stats> (&table)[N]) {
+  for (const StatField<Stats>& f : table) {
+    if (f.kind == StatKind::kCounter) {
+      to.*f.member += from.*f.member;
+    }
+  }
 }
 
 // The counters of @j (stats_to_json's), for a hand-over: a counter that

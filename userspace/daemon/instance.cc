@@ -260,6 +260,9 @@ InstanceInfo Instance::info() const {
   InstanceInfo out;
   run_sync([&] {
     out.guest = guest_.load();
+    if (server_) {
+      out.ivshmem = server_->stats();
+    }
     if (!bridge_) {
       return;
     }
@@ -269,10 +272,7 @@ InstanceInfo Instance::info() const {
     }
     out.bridge = bridge_->counters();
     out.evq = bridge_->event_queue().counters();
-    const CallCounters& calls = bridge_->call_server().counters();
-    out.calls = calls.calls;
-    out.call_errors = calls.errors;
-    out.call_bad_len = calls.bad_len;
+    out.call = bridge_->call_server().counters();
     if (out.guest != 0 && server_) {
       out.guest_pid = server_->peer_pid(out.guest);
     }

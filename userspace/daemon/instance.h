@@ -76,9 +76,8 @@ struct InstanceInfo {
   pid_t guest_pid = 0;        // the guest's QEMU (SO_PEERCRED); 0: none or unknown
   BridgeCounters bridge;
   EventQueueCounters evq;
-  uint64_t calls = 0;
-  uint64_t call_errors = 0;             // CallCounters::errors
-  uint64_t call_bad_len = 0;            // CallCounters::bad_len
+  CallCounters call;
+  ivshmem::ServerStats ivshmem;         // the instance socket's server
   std::vector<AttachedDevice> devices;  // by name
 };
 

@@ -57,9 +57,12 @@ std::vector<metrics::Family> metric_families(const Service& s) {
             "1 for the state the instance is in (waiting, connected, ready).",
             {{"instance", inst}, {"state", st}}, std::string(to_string(info.state)) == st ? 1 : 0);
     }
-    for (const Stat& st : instance_stats(info)) {
-      const MetricOf m = metric_of("bridge", st);
-      b.add(m.name, m.type, std::string(st.help), {{"instance", inst}}, m.value);
+    for (const auto& [object, stats] : {std::pair{"bridge", instance_stats(info)},
+                                        std::pair{"ivshmem", ivshmem_stats(info.ivshmem)}}) {
+      for (const Stat& st : stats) {
+        const MetricOf m = metric_of(object, st);
+        b.add(m.name, m.type, std::string(st.help), {{"instance", inst}}, m.value);
+      }
     }
     for (const AttachedDevice& d : info.devices) {
       for (const Stat& st : device_stats(d.stats)) {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 // The Prometheus families alacrityvmd exports: per instance (state,
-// bridge and event-queue counters) and per device (venet counters and
-// gauges), labelled instance= and device=; made from the statistics
-// tables (stats_export.h).
+// bridge, event-queue and call-channel counters, the ivshmem server's
+// counters) and per device (venet counters and gauges), labelled
+// instance= and device=; made from the statistics tables (stats_export.h).
 #pragma once
 
 #include <string>

@@ -158,7 +158,9 @@ rpc::Outcome<Json> Service::stats(const std::optional<std::string>& only) const 
     for (const AttachedDevice& d : info.devices) {
       devs[d.name] = stats_json(device_stats(d.stats));
     }
-    all[name] = Json{{"bridge", stats_json(instance_stats(info))}, {"devices", devs}};
+    all[name] = Json{{"bridge", stats_json(instance_stats(info))},
+                     {"ivshmem", stats_json(ivshmem_stats(info.ivshmem))},
+                     {"devices", devs}};
   }
   return Json{{"instances", all}};
 }

@@ -15,20 +15,21 @@ void append(std::vector<Stat>& out, const Stats& s, const StatField<Stats> (&tab
   }
 }
 
-CallCounters call_counters(const InstanceInfo& i) {
-  return CallCounters{.calls = i.calls, .errors = i.call_errors, .bad_len = i.call_bad_len};
-}
-
 }  // namespace
 
 std::vector<Stat> instance_stats(const InstanceInfo& i) {
   std::vector<Stat> out;
   append(out, i.bridge, kBridgeStats, "");
   append(out, i.evq, kEventQueueStats, "evq_");
-  const CallCounters c = call_counters(i);
   for (const StatField<CallCounters>& f : kCallStats) {
-    out.push_back(Stat{call_key(f.name), f.kind, f.help, c.*f.member});
+    out.push_back(Stat{call_key(f.name), f.kind, f.help, i.call.*f.member});
   }
+  return out;
+}
+
+std::vector<Stat> ivshmem_stats(const ivshmem::ServerStats& s) {
+  std::vector<Stat> out;
+  append(out, s, ivshmem::kServerStats, "");
   return out;
 }
 
@@ -55,6 +56,9 @@ std::string format_stats_line(const InstanceInfo& i, bool with_bridge,
     const std::vector<Stat> inst = instance_stats(i);
     for (size_t k = 0; k < inst.size(); k++) {
       j[(k < bridge_keys ? "bridge_" : "") + inst[k].key] = inst[k].value;
+    }
+    for (const Stat& s : ivshmem_stats(i.ivshmem)) {
+      j["ivshmem_" + s.key] = s.value;
     }
   }
   if (first_device != nullptr) {

@@ -438,15 +438,7 @@ Result<nlohmann::json> Server::export_state(handover::FdBundle& fds,
     clients.push_back(id);
   }
   j["clients"] = clients;
-  j["stats"] = {{"accepted", stats_.accepted},
-                {"joined", stats_.joined},
-                {"left", stats_.left},
-                {"refused", stats_.refused},
-                {"handshake_failed", stats_.handshake_failed},
-                {"dropped_slow", stats_.dropped_slow},
-                {"unexpected_input", stats_.unexpected_input},
-                {"delayed_messages", stats_.delayed_messages},
-                {"accept_errors", stats_.accept_errors}};
+  j["stats"] = stats_to_json(stats_, kServerStats, true);
   return j;
 }
 
@@ -571,18 +563,8 @@ Result<std::unique_ptr<Server>> Server::adopt(ServerConfig config, const nlohman
   }
   s.listening_ = true;
   s.next_id_ = *next_id == 0 ? 1 : static_cast<PeerId>(*next_id);
-  if (auto st = state.find("stats"); st != state.end() && st->is_object()) {
-    auto get = [&](const char* k) { return handover::get_u64(*st, k).value_or(0); };
-    s.stats_.accepted = get("accepted");
-    s.stats_.joined = get("joined");
-    s.stats_.left = get("left");
-    s.stats_.refused = get("refused");
-    s.stats_.handshake_failed = get("handshake_failed");
-    s.stats_.dropped_slow = get("dropped_slow");
-    s.stats_.unexpected_input = get("unexpected_input");
-    s.stats_.delayed_messages = get("delayed_messages");
-    s.stats_.accept_errors = get("accept_errors");
-  }
+  // A counter missing from an older state starts at 0.
+  s.stats_ = counters_from_json(state.value("stats", nlohmann::json::object()), kServerStats);
   spdlog::info("ivshmem: adopted {} with {} client(s)", s.config_.socket_path, s.clients_.size());
   return server;
 }

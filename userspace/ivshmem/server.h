@@ -31,6 +31,7 @@
 #include "handover/fd_bundle.h"
 #include "ivshmem/out_queue.h"
 #include "ivshmem/protocol.h"
+#include "ivshmem/server_counters.h"
 #include "lib/error.h"
 #include "lib/eventfd.h"
 #include "lib/listen_socket.h"
@@ -59,18 +60,6 @@ struct PeerEvent {
 };
 
 using PeerCallback = std::function<void(const PeerEvent&)>;
-
-struct ServerStats {
-  uint64_t accepted = 0;          // connections accepted
-  uint64_t joined = 0;            // clients that got their full handshake (sent or queued)
-  uint64_t left = 0;              // clients removed after joining
-  uint64_t refused = 0;           // connections refused (too many clients, no ids, no fds)
-  uint64_t handshake_failed = 0;  // clients that vanished while we sent their handshake
-  uint64_t dropped_slow = 0;      // clients dropped for not reading
-  uint64_t unexpected_input = 0;  // reads of data a client should never send
-  uint64_t delayed_messages = 0;  // messages that had to wait for socket space
-  uint64_t accept_errors = 0;     // accept() failures other than "nothing pending"
-};
 
 class Server {
  public:

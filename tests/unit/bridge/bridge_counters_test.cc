@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 // The bridge's statistics tables (bridge/bridge_counters.h): each names
 // every member of its struct once, and each entry goes through the live
-// counters and the hand-over JSON unchanged.  The tests walk the tables:
-// a new entry is tested without a test edit.
+// counters, the hand-over JSON and the hand-over's add_counters()
+// unchanged.  The tests walk the tables: a new entry is tested without a
+// test edit.
 #include "bridge/bridge_counters.h"
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <set>
 #include <string>
 
@@ -71,6 +73,31 @@ TEST(BridgeCountersTest, TheLiveCountersContinueFromAHandOver) {
   const BridgeCounters got = live.snapshot();
   for (const StatField<BridgeCounters>& f : kBridgeStats) {
     EXPECT_EQ(got.*f.member, want.*f.member + (f.name == "doorbells" ? 1 : 0)) << f.name;
+  }
+}
+
+// The hand-over adds a predecessor's counters to the event queue's and
+// the call channel's: every row of their tables, twice to see it adds.
+TEST(BridgeCountersTest, AddCountersAddsEveryRow) {
+  alignas(64) std::array<uint8_t, sizeof(vbus_evq_header) + 8 * sizeof(vbus_event)> evq_mem{};
+  EventQueue evq(reinterpret_cast<vbus_evq_header*>(evq_mem.data()), 8);  // NOLINT: the layout
+  const EventQueueCounters e = distinct(kEventQueueStats);
+  evq.add_counters(e);
+  evq.add_counters(e);
+  const EventQueueCounters e2 = evq.counters();
+  for (const StatField<EventQueueCounters>& f : kEventQueueStats) {
+    EXPECT_EQ(e2.*f.member, 2 * (e.*f.member)) << "EventQueue::add_counters: " << f.name;
+  }
+
+  std::array<vbus_call_slot, 2> slots{};
+  CallServer calls(slots.data(), slots.size(), evq,
+                   [](const CallRequest&) { return CallResult{}; });
+  const CallCounters c = distinct(kCallStats);
+  calls.add_counters(c);
+  calls.add_counters(c);
+  for (const StatField<CallCounters>& f : kCallStats) {
+    EXPECT_EQ(calls.counters().*f.member, 2 * (c.*f.member))
+        << "CallServer::add_counters: " << f.name;
   }
 }
 

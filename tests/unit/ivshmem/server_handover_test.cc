@@ -2,7 +2,7 @@
 // Server hand-over: a second Server object adopts a live client from an
 // exported one; the client notices nothing, and doorbells and interrupts
 // still flow both ways; a later client sees the adopted one as a peer.
-// Bad hand-over input is refused.
+// The counters go on.  Bad hand-over input is refused.
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -176,6 +176,61 @@ TEST_F(ServerHandover, TheExporterCanGoOnServing) {
   EXPECT_TRUE(c.wait_vector(1, kTimeoutMs));
   Client d = join(*old_);
   EXPECT_EQ(d.vector_count(c.id()), kVectors);
+}
+
+// Every row of kServerStats goes on from the handed-over value (the
+// previous process's), under the names the previous format had; a state
+// without a row (an older daemon's) starts that counter at 0.
+TEST_F(ServerHandover, EveryCounterGoesOnFromTheHandedOverState) {
+  Client c = join(*old_);
+  EXPECT_EQ(old_->stats().accepted, 1U);
+  EXPECT_EQ(old_->stats().joined, 1U);
+  handover::FdBundle good;
+  auto state = old_->export_state(good, "iv.");
+  ASSERT_TRUE(state) << state.error().message;
+  // What the daemon before the table wrote and read: keep them.
+  const nlohmann::json& exported = (*state)["stats"];
+  for (const char* key :
+       {"accepted", "joined", "left", "refused", "handshake_failed", "dropped_slow",
+        "unexpected_input", "delayed_messages", "accept_errors"}) {
+    EXPECT_TRUE(exported.contains(key) && exported[key].is_number_unsigned()) << key;
+  }
+  EXPECT_EQ(exported.size(), std::size(kServerStats));
+  EXPECT_EQ(exported["accepted"], 1U);
+  EXPECT_EQ(exported["joined"], 1U);
+
+  auto adopt_with = [&](const nlohmann::json& stats) -> ServerStats {
+    handover::FdBundle fds;
+    for (const auto& [name, fd] : good.entries()) {
+      EXPECT_TRUE(fds.add_dup(name, fd.get()));
+    }
+    nlohmann::json j = nlohmann::json::parse(state->dump());
+    j.erase("stats");
+    if (!stats.is_null()) {
+      j["stats"] = nlohmann::json::parse(stats.dump());  // as text, as on the wire
+    }
+    auto s = Server::adopt(config_, j, fds, "iv.");
+    EXPECT_TRUE(s) << s.error().message;
+    if (!s) {
+      return {};
+    }
+    const ServerStats got = (*s)->stats();
+    (*s)->abandon();
+    return got;
+  };
+  nlohmann::json distinct = nlohmann::json::object();
+  uint64_t next = 0;
+  for (const StatField<ServerStats>& f : kServerStats) {
+    distinct[std::string(f.name)] = next += 1000003;
+  }
+  const ServerStats got = adopt_with(distinct);
+  for (const StatField<ServerStats>& f : kServerStats) {
+    EXPECT_EQ(got.*f.member, distinct[std::string(f.name)].get<uint64_t>()) << f.name;
+    nlohmann::json older = distinct;
+    older.erase(std::string(f.name));
+    EXPECT_EQ(adopt_with(older).*f.member, 0U) << f.name << " missing in an older state";
+  }
+  EXPECT_EQ(adopt_with(nullptr).accepted, 0U) << "no stats at all";
 }
 
 TEST_F(ServerHandover, BadInputIsRefused) {

@@ -2,7 +2,8 @@
 // The statistics alacrityvmd exports (daemon/stats_export.h,
 // daemon/metrics_source.h), walked from the tables: every entry reaches
 // the API JSON, the Prometheus text with the type its name says (a
-// counter ends in _total, a gauge does not) and the SIGQUIT line.
+// counter ends in _total, a gauge does not) and the SIGQUIT line; the
+// ivshmem server's too.
 #include "daemon/metrics_source.h"
 
 #include <gtest/gtest.h>
@@ -29,9 +30,8 @@ InstanceInfo distinct_instance() {
   uint64_t next = 0;
   fill(i.bridge, kBridgeStats, next);
   fill(i.evq, kEventQueueStats, next);
-  i.calls = next += 1000003;
-  i.call_errors = next += 1000003;
-  i.call_bad_len = next += 1000003;
+  fill(i.call, kCallStats, next);
+  fill(i.ivshmem, ivshmem::kServerStats, next);
   AttachedDevice d;
   d.name = "net0";
   fill(d.stats, kVenetStats, next);
@@ -45,8 +45,8 @@ size_t instance_entries() {
 
 TEST(StatsExportTest, EveryEntryReachesTheApiJsonOnce) {
   const InstanceInfo info = distinct_instance();
-  for (const std::vector<Stat>& stats :
-       {instance_stats(info), device_stats(info.devices.front().stats)}) {
+  for (const std::vector<Stat>& stats : {instance_stats(info), ivshmem_stats(info.ivshmem),
+                                         device_stats(info.devices.front().stats)}) {
     const rpc::Json j = stats_json(stats);
     EXPECT_EQ(j.size(), stats.size()) << "a key twice";
     for (const Stat& s : stats) {
@@ -54,6 +54,7 @@ TEST(StatsExportTest, EveryEntryReachesTheApiJsonOnce) {
     }
   }
   EXPECT_EQ(instance_stats(info).size(), instance_entries());
+  EXPECT_EQ(ivshmem_stats(info.ivshmem).size(), std::size(ivshmem::kServerStats));
   EXPECT_EQ(device_stats(info.devices.front().stats).size(), std::size(kVenetStats));
   const rpc::Json inst = stats_json(instance_stats(info));
   for (const char* key : {"doorbells", "evq_posted", "calls", "call_errors", "call_bad_len"}) {
@@ -79,6 +80,9 @@ TEST(StatsExportTest, EveryMetricHasTheTypeItsNameSays) {
   for (const Stat& s : instance_stats(info)) {
     check("bridge", s);
   }
+  for (const Stat& s : ivshmem_stats(info.ivshmem)) {
+    check("ivshmem", s);
+  }
   for (const Stat& s : device_stats(info.devices.front().stats)) {
     check("venet", s);
   }
@@ -87,6 +91,7 @@ TEST(StatsExportTest, EveryMetricHasTheTypeItsNameSays) {
   EXPECT_TRUE(names.contains("alacrityvm_bridge_doorbells_total"));
   EXPECT_TRUE(names.contains("alacrityvm_bridge_evq_posted_total"));
   EXPECT_TRUE(names.contains("alacrityvm_venet_busy_poll_seconds"));
+  EXPECT_TRUE(names.contains("alacrityvm_ivshmem_joined_total"));
 }
 
 TEST(StatsExportTest, TheStatsLineHasEveryEntry) {
@@ -95,16 +100,20 @@ TEST(StatsExportTest, TheStatsLineHasEveryEntry) {
   const std::string line = format_stats_line(info, true, &v);
   EXPECT_EQ(line.find('\n'), std::string::npos);
   const rpc::Json j = rpc::Json::parse(line);
-  EXPECT_EQ(j.size(), instance_entries() + std::size(kVenetStats));
+  EXPECT_EQ(j.size(),
+            instance_entries() + std::size(ivshmem::kServerStats) + std::size(kVenetStats));
   for (const StatField<BridgeCounters>& f : kBridgeStats) {
     EXPECT_EQ(j["bridge_" + std::string(f.name)], info.bridge.*f.member) << f.name;
   }
   for (const StatField<EventQueueCounters>& f : kEventQueueStats) {
     EXPECT_EQ(j["evq_" + std::string(f.name)], info.evq.*f.member) << f.name;
   }
-  EXPECT_EQ(j["calls"], info.calls);
-  EXPECT_EQ(j["call_errors"], info.call_errors);
-  EXPECT_EQ(j["call_bad_len"], info.call_bad_len);
+  for (const StatField<CallCounters>& f : kCallStats) {
+    EXPECT_EQ(j[call_key(f.name)], info.call.*f.member) << f.name;
+  }
+  for (const StatField<ivshmem::ServerStats>& f : ivshmem::kServerStats) {
+    EXPECT_EQ(j["ivshmem_" + std::string(f.name)], info.ivshmem.*f.member) << f.name;
+  }
   for (const StatField<VenetStats>& f : kVenetStats) {
     EXPECT_EQ(j["venet_" + std::string(f.name)], v.*f.member) << f.name;
   }

@@ -15,7 +15,6 @@
 #include "daemon/detach.h"
 #include "daemon/legacy.h"
 #include "daemon/log_format.h"
-#include "daemon/names.h"
 #include "daemon/options.h"
 #include "daemon/service.h"
 #include "daemon/size.h"
@@ -38,19 +37,12 @@ int check_config(const std::string& file) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Legacy-mode hand-over (legacy.h): its two options leave argv here.
-  const avm::TakeoverOptions takeover = avm::extract_takeover_options(argc, argv);
-  for (const auto& [flag, path] : {std::pair{"--handover-listen", takeover.listen},
-                                   std::pair{"--takeover-from", takeover.from}}) {
-    if (auto why = path.empty() ? "" : avm::path_problem(path, avm::kMaxSocketPath); !why.empty()) {
-      (void)std::fprintf(stderr, "alacrityvmd: %s: %s\n", flag, why.c_str());
-      return 2;
-    }
-  }
   avm::DaemonOptions options;
   if (auto status = avm::parse_options(argc, argv, options)) {
     return *status;
   }
+  // Legacy-mode hand-over (legacy.h).
+  const avm::TakeoverOptions takeover{options.handover_listen, options.takeover_from};
   auto logger = spdlog::stderr_color_mt("alacrityvmd");
   logger->set_formatter(avm::escaping_log_formatter());
   spdlog::set_default_logger(logger);

@@ -1,22 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "daemon/options.h"
 
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <charconv>
 #include <cstdio>
+#include <map>
 #include <string>
 
 #include "daemon/log_format.h"
 #include "daemon/names.h"
 #include "daemon/size.h"
 #include "daemon/spec_fields.h"
+#include "ivshmem/protocol.h"
 
 namespace avm {
 
 namespace {
 
-// --venet's help: its keys and defaults, from the device table.
-std::string venet_help() {
-  std::string out = "one venet device of the legacy instance: tap=NAME";
+constexpr unsigned kMaxMode = 07777;
+
+// --venet's keys and defaults, from the device table.
+std::string venet_keys() {
+  std::string out = "tap=NAME";
   const DeviceSpec defaults = *parse_venet_option("tap=t");
   for (const Field<DeviceSpec>& f : device_fields()) {
     if (!f.info.legacy_key.empty() && f.info.legacy_key != "tap") {
@@ -30,88 +38,194 @@ std::string venet_help() {
   return out;
 }
 
+// --help's line of @f: "interrupt/doorbell vectors per peer; ... (1..256,
+// default 4)".
+std::string flag_help(const DaemonFlag& f) {
+  if (f.kind == FlagKind::kVenet) {
+    return std::string(f.help) + ": " + venet_keys();
+  }
+  std::string notes;
+  if (f.kind == FlagKind::kUint) {
+    notes = fmt::format("{}..{}", f.min, f.max);
+  }
+  DaemonOptions defaults;
+  const std::string def =
+      f.shown_default.empty() ? flag_text(f, defaults) : std::string(f.shown_default);
+  if (!def.empty()) {
+    notes += (notes.empty() ? "" : ", ") + std::string("default ") + def;
+  }
+  return notes.empty() ? std::string(f.help) : std::string(f.help) + " (" + notes + ")";
+}
+
+// "" if @text is a valid value of @f (stored into @o), else what is wrong.
+std::string set_flag(const DaemonFlag& f, const std::string& text, DaemonOptions& o) {
+  const FlagTarget target = f.member(o);
+  switch (f.kind) {
+    case FlagKind::kSwitch:
+      return "";  // CLI11 set it
+    case FlagKind::kText:
+    case FlagKind::kPath:
+    case FlagKind::kSocketPath: {
+      std::string why;
+      if (f.kind == FlagKind::kText) {
+        why = text_problem(text);
+      } else {
+        why = path_problem(text, f.kind == FlagKind::kPath ? kMaxPath : kMaxSocketPath);
+      }
+      if (why.empty()) {
+        *std::get<std::string*>(target) = text;
+      }
+      return why;
+    }
+    case FlagKind::kUint: {
+      uint64_t n = 0;
+      const char* end = text.data() + text.size();
+      auto [p, ec] = std::from_chars(text.data(), end, n);
+      if (text.empty() || ec != std::errc{} || p != end || n < f.min || n > f.max) {
+        return fmt::format("must be {}..{}", f.min, f.max);
+      }
+      *std::get<unsigned*>(target) = static_cast<unsigned>(n);
+      return "";
+    }
+    case FlagKind::kSize: {
+      auto n = parse_size(text);
+      if (!n) {
+        return n.error().message;
+      }
+      *std::get<uint64_t*>(target) = *n;
+      return "";
+    }
+    case FlagKind::kMode: {
+      unsigned m = 0;
+      const char* end = text.data() + text.size();
+      auto [p, ec] = std::from_chars(text.data(), end, m, 8);
+      if (text.empty() || ec != std::errc{} || p != end || m > kMaxMode) {
+        return "not an octal mode: " + text;
+      }
+      *std::get<unsigned*>(target) = m;
+      return "";
+    }
+    case FlagKind::kVenet: {
+      auto v = parse_venet_option(text);
+      if (!v) {
+        return v.error().message;
+      }
+      *std::get<std::optional<DeviceSpec>*>(target) = std::move(*v);
+      return "";
+    }
+  }
+  return "";
+}
+
 }  // namespace
+
+const std::vector<DaemonFlag>& daemon_flags() {
+  using K = FlagKind;
+  using O = DaemonOptions;
+  static const std::vector<DaemonFlag> kFlags = {
+      {"--config", K::kText, 0, 0, "FILE", "configuration file; none in legacy mode",
+       [](O& o) -> FlagTarget { return &o.config_file; }, kDefaultConfigFile},
+      {"--control-socket", K::kSocketPath, 0, 0, "PATH", "JSON-RPC control socket",
+       [](O& o) -> FlagTarget { return &o.control_socket; }},
+      {"--state-dir", K::kPath, 0, 0, "DIR", "where API-created objects are kept",
+       [](O& o) -> FlagTarget { return &o.state_dir; }},
+      {"--check-config", K::kSwitch, 0, 0, "", "validate the configuration file and exit",
+       [](O& o) -> FlagTarget { return &o.check_config; }},
+      {"--takeover", K::kSwitch, 0, 0, "",
+       "take every instance and the control socket over from the running daemon (same config; "
+       "it listens on handover.sock next to the control socket) without resetting their guests",
+       [](O& o) -> FlagTarget { return &o.takeover; }},
+      {"--socket", K::kSocketPath, 0, 0, "PATH",
+       "legacy mode: one instance \"default\" on this UNIX socket QEMU connects to "
+       "(-chardev socket,path=...)",
+       [](O& o) -> FlagTarget { return &o.config.socket_path; }},
+      {"--socket-mode", K::kMode, 0, 0, "MODE", "permissions of the socket, octal",
+       [](O& o) -> FlagTarget { return &o.config.socket_mode; }},
+      {"--region-size", K::kSize, 0, 0, "SIZE",
+       "shared memory size, a power of two (e.g. 1M, 4M, 16M)",
+       [](O& o) -> FlagTarget { return &o.config.region_size; }},
+      {"--vectors", K::kUint, 1, ivshmem::kMaxVectors, "N",
+       "interrupt/doorbell vectors per peer; must equal QEMU's vectors=",
+       [](O& o) -> FlagTarget { return &o.config.vectors; }},
+      {"--max-clients", K::kUint, 1, ivshmem::kMaxPeerId, "N", "most QEMU processes at once",
+       [](O& o) -> FlagTarget { return &o.config.max_clients; }},
+      {"--venet", K::kVenet, 0, 0, "SPEC", "one venet device of the legacy instance",
+       [](O& o) -> FlagTarget { return &o.venet; }},
+      {"--handover-listen", K::kSocketPath, 0, 0, "PATH", "",
+       [](O& o) -> FlagTarget { return &o.handover_listen; }},
+      {"--takeover-from", K::kSocketPath, 0, 0, "PATH", "",
+       [](O& o) -> FlagTarget { return &o.takeover_from; }},
+      {"--foreground", K::kSwitch, 0, 0, "", "do not detach once listening",
+       [](O& o) -> FlagTarget { return &o.foreground; }},
+      {"-v,--verbose", K::kSwitch, 0, 0, "", "debug logging",
+       [](O& o) -> FlagTarget { return &o.verbose; }},
+  };
+  return kFlags;
+}
+
+std::string flag_text(const DaemonFlag& f, DaemonOptions& o) {
+  const FlagTarget target = f.member(o);
+  switch (f.kind) {
+    case FlagKind::kSwitch:
+    case FlagKind::kVenet:
+      return "";
+    case FlagKind::kText:
+    case FlagKind::kPath:
+    case FlagKind::kSocketPath:
+      return *std::get<std::string*>(target);
+    case FlagKind::kUint:
+      return std::to_string(*std::get<unsigned*>(target));
+    case FlagKind::kSize: {
+      std::string size = format_size(*std::get<uint64_t*>(target));  // "4 MiB"
+      size.erase(std::remove(size.begin(), size.end(), ' '), size.end());
+      return size;  // "4MiB", as --region-size takes it
+    }
+    case FlagKind::kMode:
+      return fmt::format("{:04o}", *std::get<unsigned*>(target));
+  }
+  return "";
+}
 
 std::optional<int> parse_options(int argc, char** argv, DaemonOptions& out) {
   CLI::App app{"alacrityvmd: AlacrityVM host daemon (ivshmem server and vbus host)", "alacrityvmd"};
   app.set_version_flag("--version", std::string("alacrityvmd ") + AVM_VERSION_STRING);
-  std::string region_size = "4M";
-  std::string mode = "0600";
-  app.add_option(
-      "--config", out.config_file,
-      std::string("configuration file (default ") + kDefaultConfigFile + "; none in legacy mode)");
-  app.add_option("--control-socket", out.control_socket, "JSON-RPC control socket");
-  app.add_option("--state-dir", out.state_dir, "where API-created objects are kept");
-  app.add_flag("--check-config", out.check_config, "validate the configuration file and exit");
-  app.add_flag("--takeover", out.takeover,
-               "take every instance and the control socket over from the running daemon (same "
-               "config; it listens on handover.sock next to the control socket) without resetting "
-               "their guests");
-  app.add_option("--socket", out.config.socket_path,
-                 "legacy mode: one instance \"default\" on this UNIX socket QEMU connects to "
-                 "(-chardev socket,path=...)");
-  app.add_option("--socket-mode", mode, "permissions of the socket, octal")->capture_default_str();
-  app.add_option("--region-size", region_size,
-                 "shared memory size, a power of two (e.g. 1M, 4M, 16M)")
-      ->capture_default_str();
-  app.add_option("--vectors", out.config.vectors,
-                 "interrupt/doorbell vectors per peer; must equal QEMU's vectors=")
-      ->capture_default_str()
-      ->check(CLI::Range(1U, 256U));
-  app.add_option("--max-clients", out.config.max_clients, "most QEMU processes at once")
-      ->capture_default_str()
-      ->check(CLI::Range(1U, 65535U));
-  std::string venet;
-  app.add_option("--venet", venet, venet_help());
-  app.add_flag("--foreground", out.foreground, "do not detach once listening");
-  app.add_flag("-v,--verbose", out.verbose, "debug logging");
+  std::map<std::string_view, std::string> text;  // each value flag's text, by name
+  std::vector<std::pair<const DaemonFlag*, CLI::Option*>> given;
+  for (const DaemonFlag& f : daemon_flags()) {
+    CLI::Option* opt = nullptr;
+    if (f.kind == FlagKind::kSwitch) {
+      opt = app.add_flag(std::string(f.name), *std::get<bool*>(f.member(out)), flag_help(f));
+    } else {
+      opt = app.add_option(std::string(f.name), text[f.name], flag_help(f))
+                ->type_name(std::string(f.value_name));
+    }
+    if (f.help.empty()) {
+      opt->group("");  // hidden
+    }
+    given.emplace_back(&f, opt);
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return app.exit(e) == 0 ? 0 : 2;  // CLI11 has an exit code per error
   }
-  // names.h's rules, as for the same settings in the config file.
-  for (const auto& [flag, why] :
-       {std::pair{"--config", out.config_file.empty() ? "" : text_problem(out.config_file)},
-        std::pair{"--control-socket", out.control_socket.empty()
-                                          ? ""
-                                          : path_problem(out.control_socket, kMaxSocketPath)},
-        std::pair{"--state-dir", out.state_dir.empty() ? "" : path_problem(out.state_dir)},
-        std::pair{"--socket", out.config.socket_path.empty()
-                                  ? ""
-                                  : path_problem(out.config.socket_path, kMaxSocketPath)}}) {
-    if (!why.empty()) {
-      (void)std::fprintf(stderr, "alacrityvmd: %s: %s\n", flag, why.c_str());
+  for (const auto& [f, opt] : given) {
+    if (f->kind == FlagKind::kSwitch || opt->count() == 0) {
+      continue;
+    }
+    const std::string& value = text[f->name];
+    if (value.empty() && std::holds_alternative<std::string*>(f->member(out))) {
+      continue;  // "" leaves a text or path flag at its default
+    }
+    if (value.empty() && f->kind == FlagKind::kVenet) {
+      continue;  // no device
+    }
+    if (auto why = set_flag(*f, value, out); !why.empty()) {
+      const std::string_view name = f->name.substr(f->name.rfind(',') + 1);
+      (void)std::fprintf(stderr, "alacrityvmd: %.*s: %s\n", static_cast<int>(name.size()),
+                         name.data(), escape_for_log(why).c_str());
       return 2;
     }
-  }
-  auto size = parse_size(region_size);
-  if (!size) {
-    (void)std::fprintf(stderr, "alacrityvmd: --region-size: %s\n", size.error().message.c_str());
-    return 2;
-  }
-  out.config.region_size = *size;
-  size_t end = 0;
-  unsigned long m = 0;
-  try {
-    m = std::stoul(mode, &end, 8);
-  } catch (const std::exception&) {
-    end = 0;
-  }
-  if (end != mode.size() || m > 07777) {
-    (void)std::fprintf(stderr, "alacrityvmd: --socket-mode: not an octal mode: %s\n",
-                       escape_for_log(mode).c_str());
-    return 2;
-  }
-  out.config.socket_mode = static_cast<mode_t>(m);
-  if (!venet.empty()) {
-    auto v = parse_venet_option(venet);
-    if (!v) {
-      (void)std::fprintf(stderr, "alacrityvmd: --venet: %s\n",
-                         escape_for_log(v.error().message).c_str());
-      return 2;
-    }
-    out.venet = std::move(*v);
   }
   return std::nullopt;
 }

@@ -9,7 +9,7 @@
 # to TARGETS below and give it an install() rule in its CMakeLists.txt.
 set -euo pipefail
 
-TARGETS=(alacrityvmd avmctl man-pages)
+TARGETS=(alacrityvmd avmctl avmctl-completion man-pages)
 
 usage() {
 	cat <<USAGE

@@ -4,8 +4,9 @@ The pages (docs/man, scdoc -> roff by CMake) pass mandoc's lint at the
 error level and groff's warnings, have a NAME line for whatis, and name
 every option alacrityvmd --help and every command avmctl --help lists;
 cmake --install puts them and the completion where man and bash look.
-The completion is run in bash: commands, options, and instance and device
-names asked from a (fake) daemon.  Runs in about 3 s.
+The completion (written by `avmctl completion bash` at build time) is run
+in bash: commands, options, and instance and device names asked from a
+(fake) daemon.  Runs in about 4 s.
 """
 
 import json
@@ -20,7 +21,13 @@ from lib.avmctl import avmctl_binary, cmake_build
 from lib.fake_control import FakeControl
 
 PAGES = ["alacrityvmd.8", "avmctl.8", "alacrityvmd.conf.5"]
-COMPLETION = env.TOP / "userspace" / "avmctl" / "avmctl.bash-completion"
+
+
+def completion():
+    """The completion script the build wrote (avmctl completion bash)."""
+    p = cmake_build() / "userspace" / "avmctl" / "avmctl.bash-completion"
+    assert p.exists(), f"{p} not built"
+    return p
 
 
 def page(name):
@@ -48,6 +55,60 @@ def rendered(name):
     return subprocess.run(["man", "-E", "UTF-8", "-l", str(page(name))], capture_output=True,
                           text=True, check=True,
                           env=dict(os.environ, MANWIDTH="200", LC_ALL="C.UTF-8")).stdout
+
+
+def daemon_help():
+    """{option: (value name, help entry)} of alacrityvmd --help (the flag
+    table of userspace/daemon/options.cc)."""
+    out = subprocess.run([str(env.daemon_binary()), "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    entries = {}
+    for entry in re.split(r"\n(?=\s+-)", out):
+        m = re.match(r"\s+(?:-\w,)?(--[a-z-]+)(?: ([A-Z]+))?\s+(.*)", entry, re.S)
+        if m:
+            entries[m.group(1)] = (m.group(2) or "", " ".join(m.group(3).split()))
+    assert "--vectors" in entries and "--socket" in entries, out
+    return entries
+
+
+def daemon_page_entries():
+    """{option: (value name, entry text)} of alacrityvmd(8)'s OPTIONS."""
+    src = (env.TOP / "docs" / "man" / "alacrityvmd.8.scd").read_text()
+    options = src.split("# OPTIONS")[1].split("\n# ")[0]
+    out = {}
+    for m in re.finditer(r"^(\S.*)\n((?:\t.*\n)+)", options, re.M):
+        head, body = m.group(1), " ".join(m.group(2).split())
+        value = re.search(r"_([A-Z]+)_\s*$", head)
+        for opt in re.findall(r"\*(--[a-z-]+)\*", head):
+            out[opt] = (value.group(1) if value else "", body)
+    return out
+
+
+def test_alacrityvmd_help_and_page_agree():
+    """Every option of --help is an entry of alacrityvmd(8) with the same
+    value name, range and default, and every entry is an option --help
+    lists (--help comes from the flag table: this is the table against
+    the page)."""
+    helps = daemon_help()
+    entries = daemon_page_entries()
+    assert set(helps) == set(entries), (sorted(set(helps) - set(entries)),
+                                        sorted(set(entries) - set(helps)))
+    for opt, (value, text) in helps.items():
+        page_value, body = entries[opt]
+        assert page_value == value, f"{opt}: --help {value}, alacrityvmd.8 {page_value}"
+        rng = re.search(r"\((\d+)\.\.(\d+)", text)
+        if rng:
+            assert f"{rng.group(1)} to {rng.group(2)}" in body, f"{opt}: no range in {body}"
+        default = re.search(r"default ([^\s,)]+)\)", text)
+        if default:
+            plain = re.sub(r"(?<![\w/])_|_(?![\w/])", "", body)  # no _emphasis_
+            m = re.search(r"Default: ([^\s,;]+?)\.?(?:[\s,;]|$)", plain)
+            assert m, f"alacrityvmd.8 {opt}: no Default:"
+            got = m.group(1)
+            if value == "SIZE":
+                assert size_bytes(got) == size_bytes(default.group(1)), (opt, got)
+            else:
+                assert got == default.group(1), f"{opt}: --help {default.group(1)}, page {got}"
 
 
 def test_alacrityvmd_page_has_every_option():
@@ -88,7 +149,7 @@ def test_install_layout(tmp_path):
     for name in PAGES:
         assert (tmp_path / "share" / "man" / f"man{name[-1]}" / name).is_file()
     comp = tmp_path / "share" / "bash-completion" / "completions" / "avmctl"
-    assert comp.read_text() == COMPLETION.read_text()
+    assert comp.read_text() == completion().read_text()
     assert (tmp_path / "bin" / "avmctl").is_file()
 
 
@@ -97,7 +158,7 @@ def complete(words, socket=None):
     word being completed), with avmctl from the build on PATH."""
     line = ["avmctl"] + (["--socket", str(socket)] if socket else []) + words
     script = f"""
-source {COMPLETION}
+source {completion()}
 COMP_WORDS=({' '.join(_q(w) for w in line)})
 COMP_CWORD={len(line) - 1}
 _avmctl
@@ -114,9 +175,24 @@ def _q(word):
     return "'" + word.replace("'", "'\\''") + "'"
 
 
+def test_completion_is_what_avmctl_prints():
+    """The installed script is avmctl's own account of its commands, and
+    shellcheck-clean (it is written by a program, not checked by make
+    lint)."""
+    out = subprocess.run([str(avmctl_binary()), "completion", "bash"], capture_output=True,
+                         text=True, check=True).stdout
+    assert out == completion().read_text()
+    assert out.rstrip().endswith("complete -F _avmctl avmctl")
+    r = subprocess.run(["shellcheck", "-s", "bash", "-"], input=out, capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def test_completion(short_tmp):
     assert complete([""]) == sorted(["ping", "version", "instance", "device", "link", "stats",
-                                     "qemu-args", "libvirt-xml", "reload"])
+                                     "qemu-args", "libvirt-xml", "reload", "completion"])
+    assert complete(["completion", ""]) == ["bash"]
+    assert complete(["--timeout", "5", "ins"]) == ["instance"]
     assert complete(["in"]) == ["instance"]
     assert complete(["instance", ""]) == ["create", "delete", "list", "show"]
     assert complete(["device", "create", "x", "--b"]) == [
@@ -134,6 +210,8 @@ def test_completion(short_tmp):
         assert complete(["device", "attach", "vm1-net0", ""], s) == ["vm1", "vm2"]
         assert complete(["device", "create", "n", "--instance", ""], s) == ["vm1", "vm2"]
         assert complete(["stats", "vm1", ""], s) == []
+        assert complete(["device", "list", "-i", ""], s) == ["vm1", "vm2"]
+        assert complete(["device", "list", "-i", "vm1", "--n"], s) == ["--names"]
     # No daemon: no names, no noise.
     assert complete(["qemu-args", ""], short_tmp / "none.sock") == []
 
@@ -230,17 +308,28 @@ def test_alacrityvmd_venet_keys_and_defaults_agree():
             key = f["legacy_key"] + "="
             assert key in help_text, f"alacrityvmd --help: --venet lacks {key}"
             assert key in page, f"alacrityvmd.8: --venet lacks {key}"
-    shown = re.findall(r"(--[a-z-]+) [A-Z:]+(?: in \[[^\]]*\])?=(\S+)", help_text)
-    assert ("--vectors", "4") in shown, help_text
-    src = (env.TOP / "docs" / "man" / "alacrityvmd.8.scd").read_text()
-    for opt, default in shown:
-        entry = re.search(rf"^\*{re.escape(opt)}\*.*\n((?:\t.*\n)+)", src, re.M)
-        assert entry, f"alacrityvmd.8 has no entry for {opt}"
-        got = documented_default(entry.group(1))
-        assert got == default, f"{opt}: --help says {default}, alacrityvmd.8 {got}"
+    assert "(1..256, default 4)" in daemon_help()["--vectors"][1]
 
 
-def test_completion_has_every_create_field():
+def test_completion_offers_every_option():
+    """Every option --help lists, for every command, is offered; and every
+    field of the create commands with its choices, or nothing after an
+    option that takes a value."""
+    binary = str(avmctl_binary())
+    top = subprocess.run([binary, "--help"], capture_output=True, text=True).stdout
+    commands = re.findall(r"^  ([a-z][a-z-]+) ", top.split("Subcommands:")[1], re.M)
+    paths = [[]]
+    for cmd in commands:
+        h = subprocess.run([binary, cmd, "--help"], capture_output=True, text=True).stdout
+        subs = re.findall(r"^  ([a-z][a-z-]+) ", h.split("Subcommands:")[1], re.M) \
+            if "Subcommands:" in h else []
+        paths += [[cmd, s] for s in subs] or [[cmd]]
+    for words in paths:
+        h = subprocess.run([binary, *words, "--help"], capture_output=True, text=True).stdout
+        wanted = set(re.findall(r"^\s+(?:-\w,\s*)?(--[a-z][a-z-]+)", h, re.M))
+        assert "--help" in wanted, (words, h)
+        offered = set(complete(words + ["--"]))
+        assert wanted <= offered, (words, sorted(wanted - offered))
     for obj in ("instance", "device"):
         offered = complete([obj, "create", "x", "--"])
         for f in fields()[obj]:

@@ -156,8 +156,10 @@ Status Service::open_control() {
     control_.reset();
     return ok;
   }
-  spdlog::info("control socket {}{} (group {}, max {} connections)", rc.path,
-               adopted ? " (taken over)" : "", rc.group, rc.max_connections);
+  // The group only when the socket has it (rpc::Server warned if not).
+  spdlog::info(
+      "control socket {}{} ({}, max {} connections)", rc.path, adopted ? " (taken over)" : "",
+      control_->has_group() ? "group " + rc.group : "the daemon's group", rc.max_connections);
   return {};
 }
 

@@ -29,6 +29,7 @@
 #include "bridge/io_thread.h"
 #include "daemon/config.h"
 #include "daemon/instance.h"
+#include "daemon/socket_group.h"
 #include "daemon/spec.h"
 #include "daemon/state_store.h"
 #include "handover/fd_bundle.h"
@@ -230,6 +231,7 @@ class Service {
     ino_t ino = 0;
   };
   std::optional<AdoptedControl> adopted_control_;
+  SocketGroup socket_group_;
   bool handed_over_ = false;
 };
 

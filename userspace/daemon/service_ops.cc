@@ -118,8 +118,13 @@ rpc::Outcome<void> Service::create_instance(const InstanceSpec& spec) {
     return ok.error().code == EINVAL ? invalid("region_size: " + ok.error().message)
                                      : host_failed(ok.error());
   }
-  spdlog::info("instance {} created ({}): socket {}, region {} bytes, {} vectors", spec.name,
-               to_string(spec.origin), ic.socket_path, spec.region_size, spec.vectors);
+  // QEMU may run as another user in socket_group (libvirt); the legacy
+  // socket is 0600, the daemon's own.
+  const std::string group = spec.origin == Origin::kLegacy
+                                ? "the daemon's group"
+                                : socket_group_.apply(settings().socket_group, ic.socket_path);
+  spdlog::info("instance {} created ({}): socket {} ({}), region {} bytes, {} vectors", spec.name,
+               to_string(spec.origin), ic.socket_path, group, spec.region_size, spec.vectors);
   instances_[spec.name] = InstanceEntry{spec, std::move(inst)};
   return {};
 }

@@ -26,7 +26,14 @@ constexpr size_t kReadChunk = 16384;
 constexpr uint32_t kIn = EPOLLIN | EPOLLRDHUP;
 constexpr uint32_t kOut = EPOLLOUT;
 
-// getgrnam_r into a growing buffer; nullopt if there is no such group.
+// Bytes waiting in @sock's receive queue (0 if it cannot tell).
+size_t queued_input(int sock) {
+  int n = 0;
+  return ::ioctl(sock, FIONREAD, &n) == 0 && n > 0 ? static_cast<size_t>(n) : 0;
+}
+
+}  // namespace
+
 std::optional<gid_t> lookup_group(const std::string& name) {
   std::vector<char> buf(4096);
   group gr{};
@@ -39,14 +46,6 @@ std::optional<gid_t> lookup_group(const std::string& name) {
   }
   return found->gr_gid;
 }
-
-// Bytes waiting in @sock's receive queue (0 if it cannot tell).
-size_t queued_input(int sock) {
-  int n = 0;
-  return ::ioctl(sock, FIONREAD, &n) == 0 && n > 0 ? static_cast<size_t>(n) : 0;
-}
-
-}  // namespace
 
 Server::Server(ServerConfig config, LineHandler handler, UniqueFd epoll)
     : config_(std::move(config)), handler_(std::move(handler)), epoll_(std::move(epoll)) {}

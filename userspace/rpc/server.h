@@ -55,6 +55,9 @@ inline constexpr std::chrono::milliseconds kStuckAfter{1000};
 // New connections accepted in one handle_events().
 inline constexpr unsigned kAcceptsPerTurn = 16;
 
+// getgrnam_r into a growing buffer; nullopt if there is no such group.
+std::optional<gid_t> lookup_group(const std::string& name);
+
 struct ServerConfig {
   std::string path;
   mode_t mode = 0660;
@@ -96,6 +99,8 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   int fd() const { return epoll_.get(); }
+  // Whether config.group exists (the socket was given it).
+  bool has_group() const { return group_gid_ != static_cast<gid_t>(-1); }
   void handle_events();
   // Closes every connection and the listener (its file is removed).
   void close();

@@ -6,14 +6,20 @@ in legacy mode: the daemon logs the client joining, and QMP query-pci shows
 QEMU's ivshmem-doorbell (1af4:1110) with the daemon's region as BAR2 and
 its vectors as MSI-X.  libvirt_shmem_xml: the element inside a complete
 domain XML passes virt-xml-validate (libvirt-clients); a broken one fails,
-so the validator is really checking.  Runs in about 5 s.
+so the validator is really checking.  `avmctl libvirt-xml INSTANCE --domain
+IMAGE_DIR` against a real daemon: a whole domain that validates, boots the
+image's kernel with ACPI, hands the key over by fw_cfg, has the daemon's
+element as its only network (tests/images/test_libvirt.py boots it).  Runs
+in about 6 s.
 """
 
 import subprocess
+import xml.etree.ElementTree as ET
 
 import pytest
 
-from lib.avmctl import cmake_binary
+from lib.avmctl import avmctl, cmake_binary
+from lib.service_daemon import ServiceDaemon
 from qemu import Qemu  # tests/lib
 
 MIB = 1 << 20
@@ -94,3 +100,56 @@ def test_libvirt_validator_rejects_a_broken_element(short_tmp):
                    shmem.replace("<server", "<serve")):
         r = validate(short_tmp, DOMAIN.format(shmem=broken))
         assert r.returncode != 0, broken
+
+
+def test_avmctl_writes_a_whole_domain_for_an_image(short_tmp, log_dir, monkeypatch):
+    d = ServiceDaemon(short_tmp, log_path=log_dir / "alacrityvmd.log",
+                      objects='[[instance]]\nname = "vm1"\nvectors = 2\n').start()
+    try:
+        shmem = avmctl(d.socket, "libvirt-xml", "vm1", check=True).stdout
+        assert shmem.startswith("<shmem name='avm-vm1'>") and "<domain" not in shmem
+        monkeypatch.chdir(short_tmp)
+        text = avmctl(d.socket, "libvirt-xml", "vm1", "--domain", "img", "--disk", "vm1.qcow2",
+                      "--authorized-keys", "/k/vm1.pub", "--virt-type", "qemu", "--memory",
+                      "1536", "--vcpus", "2", "--name", "guest1", check=True).stdout
+        plain = avmctl(d.socket, "libvirt-xml", "vm1", "--domain", str(short_tmp / "img"),
+                       check=True).stdout
+        refused = avmctl(d.socket, "libvirt-xml", "vm1", "--domain", "img",
+                         "--virt-type", "xen")
+        orphan = avmctl(d.socket, "libvirt-xml", "vm1", "--memory", "512")
+    finally:
+        d.stop()
+    r = validate(short_tmp, text)
+    assert r.returncode == 0, text + r.stdout + r.stderr
+    dom = ET.fromstring(text)
+    img = short_tmp / "img"
+    assert dom.get("type") == "qemu"
+    assert dom.findtext("name") == "guest1"
+    assert dom.findtext("memory") == "1536" and dom.find("memory").get("unit") == "MiB"
+    assert dom.findtext("vcpu") == "2"
+    assert dom.findtext("os/kernel") == str(img / "vmlinuz")
+    assert dom.findtext("os/initrd") == str(img / "initrd.img")
+    assert "root=/dev/vda" in dom.findtext("os/cmdline")
+    assert "console=ttyS0" in dom.findtext("os/cmdline")
+    assert dom.find("features/acpi") is not None
+    entry = dom.find("sysinfo[@type='fwcfg']/entry")
+    assert entry.get("name") == "opt/alacrityvm/authorized_keys"
+    assert entry.get("file") == "/k/vm1.pub"
+    devs = dom.find("devices")
+    assert [e.tag for e in devs] == ["disk", "shmem", "rng", "serial", "console"]
+    assert devs.find("disk/source").get("file") == str(short_tmp / "vm1.qcow2")
+    assert devs.find("disk/target").get("dev") == "vda"
+    # the daemon's element as it is (tags and attributes, every level)
+    assert ([(e.tag, e.attrib) for e in devs.find("shmem").iter()]
+            == [(e.tag, e.attrib) for e in ET.fromstring(shmem).iter()])
+    assert devs.find("interface") is None
+    # defaults: the instance's name, KVM, the image's disk, no key
+    dom = ET.fromstring(plain)
+    assert dom.get("type") == "kvm" and dom.findtext("name") == "vm1"
+    assert dom.find("devices/disk/source").get("file") == str(img / "disk.qcow2")
+    assert dom.find("sysinfo") is None
+    assert validate(short_tmp, plain).returncode == 0
+    # usage errors: a type libvirt's QEMU driver does not run, an option
+    # without --domain
+    assert refused.returncode == 2 and "<domain" not in refused.stdout
+    assert orphan.returncode == 2 and "<" not in orphan.stdout

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "avmctl/completion.h"
 #include "avmctl/format.h"
 #include "avmctl/libvirt_domain.h"
 #include "avmctl/rpc_client.h"
@@ -37,6 +38,7 @@ struct Values {
   double timeout = 30;
 
   bool fields = false;
+  std::string shell;  // completion SHELL
 
   std::string name;
   std::string instance;
@@ -91,9 +93,9 @@ class Cli {
  public:
   Cli() : app_("avmctl: control alacrityvmd, the AlacrityVM daemon", "avmctl") {
     app_.set_version_flag("--version", std::string("avmctl ") + AVM_VERSION_STRING);
-    app_.add_option("-s,--socket", v_.socket, "the daemon's control socket")
-        ->envname("AVMCTL_SOCKET")
-        ->capture_default_str();
+    completes_[app_.add_option("-s,--socket", v_.socket, "the daemon's control socket")
+                   ->envname("AVMCTL_SOCKET")
+                   ->capture_default_str()] = "@file";
     app_.add_flag("-j,--json", v_.json_out, "print the daemon's raw JSON result");
     app_.add_option("--timeout", v_.timeout, "seconds to wait for an answer")
         ->check(CLI::Range(0.1, 3600.0))
@@ -105,6 +107,10 @@ class Cli {
     add_simple();
     add_instance();
     add_device();
+    completion_ = app_.add_subcommand("completion", "print the bash completion script");
+    completes_[completion_->add_option("SHELL", v_.shell, "the shell: bash")
+                   ->required()
+                   ->check(CLI::IsMember({"bash"}))] = "bash";
   }
 
   int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
@@ -134,10 +140,10 @@ class Cli {
                   {{"name", name}, {"up", state == "up"}},
                   [name, state](const json&) { return name + ": link " + state + "\n"; }};
     });
-    link->add_option("NAME", v_.name, "device")->required();
-    link->add_option("STATE", v_.link, "up or down")
-        ->required()
-        ->check(CLI::IsMember({"up", "down"}));
+    completes_[link->add_option("NAME", v_.name, "device")->required()] = "@device";
+    completes_[link->add_option("STATE", v_.link, "up or down")
+                   ->required()
+                   ->check(CLI::IsMember({"up", "down"}))] = "up down";
     CLI::App* stats = leaf(&app_, "stats", "counters of every (or one) instance", [this] {
       json params = json::object();
       if (!v_.instance.empty()) {
@@ -145,14 +151,14 @@ class Cli {
       }
       return Call{"stats", params, stats_table};
     });
-    stats->add_option("INSTANCE", v_.instance, "only this instance");
+    completes_[stats->add_option("INSTANCE", v_.instance, "only this instance")] = "@instance";
     CLI::App* qemu =
         leaf(&app_, "qemu-args", "QEMU arguments that attach a VM to an instance", [this] {
           return Call{"instance.qemu_args", {{"name", v_.name}}, [](const json& r) {
                         return shell_line(r.value("args", json()));
                       }};
         });
-    qemu->add_option("INSTANCE", v_.name, "instance")->required();
+    completes_[qemu->add_option("INSTANCE", v_.name, "instance")->required()] = "@instance";
     CLI::App* xml =
         leaf(&app_, "libvirt-xml", "the libvirt <shmem> element for an instance, or a whole domain",
              [this] {
@@ -164,8 +170,10 @@ class Cli {
                              return d.image_dir.empty() ? x : domain_xml(d, name, x);
                            }};
              });
-    xml->add_option("INSTANCE", v_.name, "instance")->required();
-    add_domain_options(xml, domain_);
+    completes_[xml->add_option("INSTANCE", v_.name, "instance")->required()] = "@instance";
+    for (const auto& [opt, values] : add_domain_options(xml, domain_)) {
+      completes_[opt] = values;
+    }
     leaf(&app_, "reload", "re-read the configuration file", [] {
       return Call{"daemon.reload", json::object(), reload_summary};
     });
@@ -189,7 +197,7 @@ class Cli {
       return Call{"instance.delete", p,
                   [name](const json&) { return "deleted instance " + name + "\n"; }};
     });
-    del->add_option("NAME", v_.name, "instance name")->required();
+    completes_[del->add_option("NAME", v_.name, "instance name")->required()] = "@instance";
     del->add_flag("-f,--force", v_.force, "even if a guest is connected");
 
     CLI::App* list = leaf(inst, "list", "list instances", [this] {
@@ -204,7 +212,7 @@ class Cli {
     CLI::App* show = leaf(inst, "show", "an instance and its counters", [this] {
       return Call{"instance.show", {{"name", v_.name}}, instance_details};
     });
-    show->add_option("NAME", v_.name, "instance name")->required();
+    completes_[show->add_option("NAME", v_.name, "instance name")->required()] = "@instance";
   }
 
   void add_device() {
@@ -224,7 +232,7 @@ class Cli {
                     return "deleted device " + name + "\n";
                   }};
     });
-    del->add_option("NAME", v_.name, "device name")->required();
+    completes_[del->add_option("NAME", v_.name, "device name")->required()] = "@device";
 
     CLI::App* list = leaf(dev, "list", "list devices", [this] {
       json p = json::object();
@@ -237,13 +245,14 @@ class Cli {
                     return names ? names_of(l) : device_table(l);
                   }};
     });
-    list->add_option("-i,--instance", v_.instance, "only devices of this instance");
+    completes_[list->add_option("-i,--instance", v_.instance, "only devices of this instance")] =
+        "@instance";
     list->add_flag("--names", v_.names_only, "names only, one per line");
 
     CLI::App* show = leaf(dev, "show", "a device and its counters", [this] {
       return Call{"device.show", {{"name", v_.name}}, device_details};
     });
-    show->add_option("NAME", v_.name, "device name")->required();
+    completes_[show->add_option("NAME", v_.name, "device name")->required()] = "@device";
 
     CLI::App* attach = leaf(dev, "attach", "attach a device to an instance", [this] {
       return Call{
@@ -252,15 +261,16 @@ class Cli {
                    cell(r.value("instance", json())) + "\n";
           }};
     });
-    attach->add_option("NAME", v_.name, "device name")->required();
-    attach->add_option("INSTANCE", v_.instance, "instance name")->required();
+    completes_[attach->add_option("NAME", v_.name, "device name")->required()] = "@device";
+    completes_[attach->add_option("INSTANCE", v_.instance, "instance name")->required()] =
+        "@instance";
 
     CLI::App* detach = leaf(dev, "detach", "detach a device from its instance", [this] {
       return Call{"device.detach", {{"name", v_.name}}, [](const json& r) {
                     return cell(r.value("name", json())) + ": detached\n";
                   }};
     });
-    detach->add_option("NAME", v_.name, "device name")->required();
+    completes_[detach->add_option("NAME", v_.name, "device name")->required()] = "@device";
   }
 
   // One option per field of @fields but the name (spec_fields.h), its
@@ -275,8 +285,14 @@ class Cli {
       CLI::Option* opt = sub->add_option(flag_of(key), field_values_[key], field_help(f));
       // Choices are a usage error here; ranges are the daemon's, so
       // its one message (and exit 1) answers an out-of-range value.
+      if (key == "instance") {
+        completes_[opt] = "@instance";
+      } else if (key == "socket") {
+        completes_[opt] = "@file";
+      }
       if (!f.info.choices.empty()) {
         opt->check(CLI::IsMember(field_choices(f.info)));
+        completes_[opt] = std::string(f.info.choices);
       } else if (f.info.type == FieldType::kUint) {
         opt->check(CLI::Validator(
             [](const std::string& v) {
@@ -312,7 +328,9 @@ class Cli {
   std::vector<std::pair<CLI::App*, std::function<Call()>>> leaves_;
   std::map<std::string, std::string> field_values_;
   std::vector<std::pair<CLI::Option*, FieldInfo>> field_options_;
-  DomainOptions domain_;  // libvirt-xml --domain ...
+  ValueCompletions completes_;  // what completes each value (completion.h)
+  DomainOptions domain_;        // libvirt-xml --domain ...
+  CLI::App* completion_ = nullptr;
 };
 
 int Cli::run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
@@ -323,6 +341,10 @@ int Cli::run(int argc, const char* const* argv, std::ostream& out, std::ostream&
   }
   if (v_.fields) {
     out << fields_json().dump(2) << "\n";
+    return kExitOk;
+  }
+  if (completion_->parsed()) {
+    out << bash_completion(app_, completes_);
     return kExitOk;
   }
   if (app_.get_subcommands().empty()) {

@@ -332,6 +332,9 @@ std::string Service::status_line() const {
 }
 
 std::string Service::legacy_stats_json() const {
+  if (handed_over_stats_) {
+    return *handed_over_stats_;
+  }
   if (options_.legacy) {
     if (Instance* inst = instance(options_.legacy->instance.name)) {
       return inst->stats_json();

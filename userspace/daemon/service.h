@@ -138,7 +138,9 @@ class Service {
   void changed(const rpc::Caller& caller, const std::string& what) const;
   // systemd's STATUS=.
   std::string status_line() const;
-  // The legacy SIGQUIT line.
+  // The legacy SIGQUIT line (and the one logged at exit).  After a
+  // hand-over (or a save to the FD store) the counters as they were
+  // handed over: the operator's last look.
   std::string legacy_stats_json() const;
 
  private:
@@ -219,6 +221,8 @@ class Service {
   bool threads_started_ = false;
   std::map<std::string, std::unique_ptr<Instance>> adopted_;
   std::set<std::string> resumed_;  // adopted: resume(), not start()
+  // legacy_stats_json() as the instances were handed over (abandon_exported()).
+  std::optional<std::string> handed_over_stats_;
   // Hand-over: our listener (and its file's identity), the control
   // socket received from the old process, whether we handed over.
   UniqueFd handover_fd_;

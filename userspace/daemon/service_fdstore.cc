@@ -118,6 +118,8 @@ void Service::resume_exported(std::vector<Instance*>& exported) {
 }
 
 void Service::abandon_exported(std::vector<Instance*>& exported) {
+  // Quiesced by the export: the counters as the successor got them.
+  handed_over_stats_ = legacy_stats_json();
   for (Instance* i : exported) {
     const std::string name = i->config().name;  // i dies with the entry
     InstanceHandover::abandon(*i);

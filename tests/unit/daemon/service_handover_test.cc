@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "daemon/service.h"
+#include "ivshmem/client.h"
 #include "service_fixture.h"
 
 namespace avm {
@@ -112,6 +113,46 @@ TEST_F(ServiceHandoverTest, TakeoverWithoutADaemonFails) {
       << started.error().message;
   EXPECT_TRUE(s.instance_names().empty());
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/control.sock"));
+}
+
+// The old process's last stats line (SIGQUIT, and the one logged at exit)
+// after a hand-over is the counters as they were handed over, not an empty
+// {"instances":{}}; the taker's go on from exactly those (the ivshmem
+// server's count the guest that joined).
+TEST_F(ServiceHandoverTest, TheLastStatsLineIsWhatWasHandedOver) {
+  Service old(opts_);
+  ASSERT_TRUE(old.start());
+  ASSERT_NE(old.instance("cfg1"), nullptr);
+  const std::string guest_socket = old.instance("cfg1")->config().socket_path;
+  std::thread serving([&] { ASSERT_TRUE(old.run(-1)); });
+  auto guest = ivshmem::Client::connect(guest_socket);
+  ASSERT_TRUE(guest) << guest.error().message;
+  auto joined = guest->handshake(old.instance("cfg1")->config().vectors, 10000);
+  ASSERT_TRUE(joined) << joined.error().message;
+
+  ServiceOptions o = opts_;
+  o.takeover = true;
+  Service next(o);
+  auto started = next.start();
+  serving.join();
+  ASSERT_TRUE(started) << started.error().message;
+  ASSERT_TRUE(old.handed_over());
+  const Json last = Json::parse(old.legacy_stats_json());
+  ASSERT_TRUE(last["instances"].contains("cfg1")) << last.dump();
+  const Json& handed = last["instances"]["cfg1"];
+  EXPECT_EQ(handed.at("ivshmem").value("accepted", 0U), 1U) << last.dump();
+  EXPECT_EQ(handed.at("ivshmem").value("joined", 0U), 1U) << last.dump();
+  const Json now = next.stats(std::nullopt).value().at("instances").at("cfg1");
+  for (const char* object : {"bridge", "ivshmem", "devices"}) {
+    EXPECT_EQ(now.value(object, Json()), handed.value(object, Json())) << object;
+  }
+  old.stop();
+  EXPECT_EQ(Json::parse(old.legacy_stats_json()), last) << "stop() changed the last look";
+
+  std::thread serving_next([&] { ASSERT_TRUE(next.run(-1)); });
+  next.request_stop();
+  serving_next.join();
+  next.stop();
 }
 
 }  // namespace

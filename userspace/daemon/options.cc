@@ -57,6 +57,17 @@ std::string flag_help(const DaemonFlag& f) {
   return notes.empty() ? std::string(f.help) : std::string(f.help) + " (" + notes + ")";
 }
 
+// @text as a whole number in base @base, if it is one.
+std::optional<uint64_t> whole_number(const std::string& text, int base) {
+  uint64_t n = 0;
+  const char* end = text.data() + text.size();
+  auto [p, ec] = std::from_chars(text.data(), end, n, base);
+  if (text.empty() || ec != std::errc{} || p != end) {
+    return std::nullopt;
+  }
+  return n;
+}
+
 // "" if @text is a valid value of @f (stored into @o), else what is wrong.
 std::string set_flag(const DaemonFlag& f, const std::string& text, DaemonOptions& o) {
   const FlagTarget target = f.member(o);
@@ -78,13 +89,11 @@ std::string set_flag(const DaemonFlag& f, const std::string& text, DaemonOptions
       return why;
     }
     case FlagKind::kUint: {
-      uint64_t n = 0;
-      const char* end = text.data() + text.size();
-      auto [p, ec] = std::from_chars(text.data(), end, n);
-      if (text.empty() || ec != std::errc{} || p != end || n < f.min || n > f.max) {
+      const auto n = whole_number(text, 10);
+      if (!n || *n < f.min || *n > f.max) {
         return fmt::format("must be {}..{}", f.min, f.max);
       }
-      *std::get<unsigned*>(target) = static_cast<unsigned>(n);
+      *std::get<unsigned*>(target) = static_cast<unsigned>(*n);
       return "";
     }
     case FlagKind::kSize: {
@@ -96,13 +105,11 @@ std::string set_flag(const DaemonFlag& f, const std::string& text, DaemonOptions
       return "";
     }
     case FlagKind::kMode: {
-      unsigned m = 0;
-      const char* end = text.data() + text.size();
-      auto [p, ec] = std::from_chars(text.data(), end, m, 8);
-      if (text.empty() || ec != std::errc{} || p != end || m > kMaxMode) {
+      const auto m = whole_number(text, 8);
+      if (!m || *m > kMaxMode) {
         return "not an octal mode: " + text;
       }
-      *std::get<unsigned*>(target) = m;
+      *std::get<unsigned*>(target) = static_cast<unsigned>(*m);
       return "";
     }
     case FlagKind::kVenet: {

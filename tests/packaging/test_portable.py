@@ -20,8 +20,9 @@ LIBRARIES = {
     "libgcc_s.so.1": "GCC",
     "libsystemd.so.0": "LIBSYSTEMD",
 }
+# cockpit-bridge: Fedora and EL 9 ship it (the cockpit source package)
 PLAIN = {"/bin/sh", "/bin/bash", "/usr/bin/bash", "dkms", "make", "dracut", "kernel-devel",
-         "shadow-utils", "rtld(GNU_HASH)"}
+         "shadow-utils", "rtld(GNU_HASH)", "cockpit-bridge"}
 
 
 def version_ok(lib, version):
